@@ -1,0 +1,1 @@
+"""Deciding and telling: topic rules and matcher, message formatting, dispatcher, the Telegram bot."""

@@ -1,0 +1,81 @@
+"""Alert messages: Telegram HTML with everything escaped, and the same message in plain text."""
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.text import fold, stem
+
+TELEGRAM_LIMIT = 4096
+SNIPPET_CHARS = 300
+TITLE_CHARS = 300
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One alert, ready for Telegram (html) or the console (plain)."""
+
+    html: str
+    plain: str
+
+
+def local_time(stamp: str | None, timezone: str) -> str:
+    """An ISO timestamp as `20/11/2026 10:05` in the given time zone, or '' when unknown."""
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+
+
+def snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The first sentence where a hit term occurs, shortened, and the spans of the hit words in it."""
+    wanted = {stem(w) for term in terms for w in _WORD.findall(fold(term))}
+    sentences = [s for s in _SENTENCE.split(" ".join(text.split())) if s]
+    chosen = next((s for s in sentences if any(stem(fold(w)) in wanted for w in _WORD.findall(s))),
+                  sentences[0] if sentences else "")
+    chosen = _shorten(chosen, SNIPPET_CHARS)
+    spans = [(m.start(), m.end()) for m in _WORD.finditer(chosen) if stem(fold(m.group())) in wanted]
+    return chosen, spans
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def _bold(text: str, spans: list[tuple[int, int]]) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(html.escape(text[last:start]))
+        out.append(f"<b>{html.escape(text[start:end])}</b>")
+        last = end
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
+                  also_in: list[str] | None = None) -> Message:
+    """The alert for one outbox row (article title, url, source, published, text, topic)."""
+    title = _shorten(row["title"] or row["url"], TITLE_CHARS)
+    when = local_time(row.get("published"), timezone)
+    meta = " · ".join(p for p in (row["source"], when) if p)
+    text, spans = snippet(row.get("text") or "", terms)
+    others = f"Aussi dans : {', '.join(also_in)}" if also_in else ""
+    head = (f'<b><a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a></b>\n'
+            f"{html.escape(meta)}\n#{html.escape(row['topic'])}")
+    tail = f"\n{html.escape(others)}" if others else ""
+    body = _bold(text, spans) if text else ""
+    if len(head) + len(body) + len(tail) + 2 > TELEGRAM_LIMIT:  # a huge URL: keep the link, drop the rest
+        body, tail = "", ""
+    html_text = "\n\n".join(p for p in (head, body) if p) + tail
+    plain = "\n".join(p for p in (title, row["url"], meta, f"#{row['topic']}", text, others) if p)
+    return Message(html=html_text, plain=plain)

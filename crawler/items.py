@@ -1,0 +1,24 @@
+"""The item a spider yields for each article, handed by the pipeline to storage."""
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class ArticleItem:
+    """One article as found: where, what it says, and whether the text is the page's (full_text)."""
+
+    source: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    guid: str | None = None
+    author: str | None = None
+    published: str | None = None
+    language: str | None = None
+    full_text: bool = True
+
+    def as_row(self) -> dict[str, Any]:
+        """The item as a mapping of article fields for storage."""
+        return asdict(self)

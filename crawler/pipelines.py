@@ -1,0 +1,32 @@
+"""Item pipelines: the hand-over from the crawler to the archive."""
+
+from typing import Any, Self
+
+from scrapy.crawler import Crawler
+
+from crawler.items import ArticleItem
+from crawler.spiders import SourceSpider
+from storage import articles
+
+
+class StoragePipeline:
+    """Store each article once (storage deduplicates) and count what was new."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        assert isinstance(item, ArticleItem)
+        stats = self.crawler.stats
+        assert stats is not None
+        spider = self.crawler.spider
+        assert isinstance(spider, SourceSpider)
+        stored = articles.store(spider.archive, item.as_row())
+        stats.inc_value("veille/items_seen")
+        if stored.new:
+            stats.inc_value("veille/items_new")
+        return item

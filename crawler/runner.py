@@ -1,0 +1,58 @@
+"""Running crawls: every given source at once, in the one asyncio reactor, with a report per source."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlite_utils
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+
+from crawler.config import CrawlConfig, Source
+from crawler.settings import crawl_settings
+from crawler.spiders import SourceSpider
+from storage import health
+
+log = logging.getLogger("veille.crawl")
+
+
+@dataclass(frozen=True)
+class CrawlReport:
+    """The outcome of one crawl of one source."""
+
+    source: str
+    seen: int
+    new: int
+    error: str | None
+    seconds: float
+
+
+async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_utils.Database) -> CrawlReport:
+    """Crawl one source once, store its new articles, record its health, and say how it went."""
+    started = time.monotonic()
+    crawler = Crawler(SourceSpider, crawl_settings(defaults, source))
+    error: str | None = None
+    try:
+        await AsyncCrawlerRunner(crawler.settings).crawl(crawler, source=source, archive=archive)
+    except Exception as exc:  # a crawl that dies is this source's error, never the others'
+        error = f"crawl failed: {exc!r}"
+    spider = crawler.spider
+    if error is None and isinstance(spider, SourceSpider) and spider.errors:
+        error = "; ".join(dict.fromkeys(spider.errors))
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
+                         int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)
+    health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new)
+    if report.error:
+        log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
+    else:
+        log.info("source %s: %d items, %d new (%.1fs)", source.name, report.seen, report.new, report.seconds)
+    return report
+
+
+async def crawl_all(sources: Iterable[Source], defaults: CrawlConfig,
+                    archive: sqlite_utils.Database) -> list[CrawlReport]:
+    """Crawl every enabled source concurrently; a failing source never stops the others."""
+    jobs = [crawl_source(s, defaults, archive) for s in sources if s.enabled]
+    return list(await asyncio.gather(*jobs))

@@ -1,0 +1,144 @@
+"""Opening the archive and keeping its schema up to date.
+
+Migrations are numbered functions, each run once in its own transaction and recorded in `_migrations`.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from storage.errors import StorageError
+
+
+def now_iso() -> str:
+    """The current UTC time as stored in the archive (ISO 8601, seconds)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            canonical_url TEXT NOT NULL UNIQUE,
+            guid TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            published TEXT,
+            language TEXT,
+            fetched_at TEXT NOT NULL,
+            full_text INTEGER NOT NULL DEFAULT 1,
+            content_hash TEXT,
+            story_id INTEGER,
+            matched_at TEXT
+        );
+        CREATE UNIQUE INDEX articles_source_guid ON articles(source, guid) WHERE guid IS NOT NULL;
+        CREATE INDEX articles_unmatched ON articles(id) WHERE matched_at IS NULL;
+        CREATE INDEX articles_published ON articles(published);
+        CREATE INDEX articles_source ON articles(source);
+        CREATE INDEX articles_story ON articles(story_id);
+        CREATE INDEX articles_hash ON articles(content_hash);
+
+        CREATE TABLE article_sources (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, source)
+        );
+
+        CREATE TABLE matches (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            topic TEXT NOT NULL,
+            terms TEXT NOT NULL,
+            matched_at TEXT NOT NULL,
+            PRIMARY KEY (article_id, topic)
+        );
+        CREATE INDEX matches_topic ON matches(topic, article_id);
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            topic TEXT NOT NULL,
+            chat_id INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            message_id INTEGER,
+            queued_at TEXT NOT NULL,
+            not_before TEXT,
+            sent_at TEXT,
+            UNIQUE (story_id, topic, chat_id)
+        );
+        CREATE INDEX outbox_pending ON outbox(state, id);
+
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            last_attempt TEXT,
+            last_success TEXT,
+            last_error TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            items_seen INTEGER NOT NULL DEFAULT 0,
+            items_new INTEGER NOT NULL DEFAULT 0,
+            etag TEXT,
+            last_modified TEXT
+        );
+
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, text, content='articles', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text)
+                VALUES ('delete', old.id, old.title, old.text);
+        END;
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text)
+                VALUES ('delete', old.id, old.title, old.text);
+            INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        END;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Run every migration this archive has not recorded yet, each in its own transaction."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
+    done = {row["number"] for row in db.query("SELECT number FROM _migrations")}
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        with db.atomic():
+            migration(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", [number, now_iso()])
+
+
+def open_archive(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (creating if needed) the archive at `path`, in WAL mode, migrated to the current schema."""
+    path = Path(path)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            return sqlite_utils.Database(conn)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(sqlite3.connect(path, timeout=30))
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        migrate(db)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"cannot open the archive {path}: {exc}") from exc
+    return db

@@ -1,0 +1,135 @@
+"""Shared fixtures: a local web site of feeds and article pages, a fake Bot API, and the real CLI."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+
+from tests import fakebot
+
+VEILLE = [str(Path(sys.executable).parent / "veille")]
+SIDEBAR = "<aside><h3>Lire aussi</h3><ul><li><a href='/x'>Football : le PSG gagne encore</a></li></ul></aside>"
+
+
+@dataclass
+class Article:
+    """An article served by the local site: its feed entry and its page."""
+
+    slug: str
+    title: str
+    body: list[str]
+    published: datetime
+    summary: str = ""
+
+
+def article_page(article: Article, *, sidebar: str = SIDEBAR, lang: str = "fr") -> str:
+    """A realistic page: menu, the article, a sidebar and a footer."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in article.body)
+    return f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{article.title}</title>
+<meta name="author" content="Claire Martin"></head><body>
+<header><nav><a href="/">Accueil</a> <a href="/cloud">Cloud</a> <a href="/securite">Sécurité</a></nav></header>
+<main><article><h1>{article.title}</h1>{paragraphs}</article>{sidebar}</main>
+<footer><p>© Le Journal du Numérique. Mentions légales. Newsletter.</p></footer></body></html>"""
+
+
+def rss(site_url: str, articles: list[Article], title: str = "Le Journal du Numérique") -> str:
+    """An RSS 2.0 feed of these articles."""
+    items = "".join(
+        f"<item><title>{a.title}</title><link>{site_url}/articles/{a.slug}?utm_source=rss</link>"
+        f"<guid isPermaLink='false'>{a.slug}</guid><pubDate>{format_datetime(a.published)}</pubDate>"
+        f"<description>{a.summary or a.body[0][:120]}</description></item>"
+        for a in articles)
+    return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>{title}</title>"
+            f"<link>{site_url}</link><description>test</description>{items}</channel></rss>")
+
+
+def recent(hours: float = 1) -> datetime:
+    return (datetime.now(UTC) - timedelta(hours=hours)).replace(microsecond=0)
+
+
+SOVEREIGN = Article(
+    "cloud-souverain-doctrine",
+    "L'État publie sa nouvelle doctrine du cloud souverain",
+    ["Le gouvernement a présenté mardi une nouvelle doctrine pour le cloud souverain des administrations.",
+     "Les offres qualifiées SecNumCloud par l'ANSSI deviennent la règle pour les données sensibles.",
+     "Les acteurs français saluent une clarification attendue depuis des années par le secteur."],
+    recent(2))
+UNRELATED = Article(
+    "fibre-optique",
+    "La fibre optique arrive dans les villages du Cantal",
+    ["Le déploiement de la fibre optique se poursuit dans les zones rurales du Cantal.",
+     "Les opérateurs annoncent une couverture complète du département d'ici deux ans.",
+     "Les élus locaux demandent un calendrier plus précis aux opérateurs."],
+    recent(3))
+
+
+@dataclass
+class Site:
+    """The local web site: serve feeds and pages on it."""
+
+    server: HTTPServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def feed(self, path: str, articles: list[Article], **headers: str) -> str:
+        self.server.expect_request(path).respond_with_data(
+            rss(self.url, articles), content_type="application/rss+xml", headers=headers or None)
+        for a in articles:
+            self.page(f"/articles/{a.slug}", article_page(a))
+        return self.url + path
+
+    def page(self, path: str, html: str, status: int = 200) -> None:
+        self.server.expect_request(path).respond_with_data(html, status=status,
+                                                           content_type="text/html; charset=utf-8")
+
+
+@pytest.fixture
+def site(httpserver: HTTPServer) -> Site:
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+    return Site(httpserver)
+
+
+@pytest.fixture
+def fake_bot() -> Iterator[fakebot.FakeBotAPI]:
+    yield from fakebot.serve()
+
+
+def write_config(path: Path, sources: list[dict[str, Any]], topics: list[dict[str, Any]] | None = None,
+                 **sections: Any) -> Path:
+    """A config.yaml for a test, with its archive next to it."""
+    data: dict[str, Any] = {"storage": {"path": str(path.parent / "veille.db")},
+                            "crawl": {"interval": "1h", "timeout": "5s", "delay": "0s"},
+                            "sources": sources,
+                            "topics": topics if topics is not None else [{
+                                "name": "cloud-souverain", "keywords": ["cloud souverain", "SecNumCloud"],
+                                "exclude": ["football"], "chats": [-1001]}]}
+    data.update(sections)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_veille(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `veille` command line and capture what it prints."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    full_env.update(env or {})
+    return subprocess.run([*VEILLE, *args], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def search_json(config: Path, query: str, *extra: str) -> list[dict[str, Any]]:
+    result = run_veille("search", query, "--config", str(config), "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)

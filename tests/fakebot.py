@@ -1,0 +1,138 @@
+"""A fake Telegram Bot API on 127.0.0.1 that records what it is sent and can misbehave on demand.
+
+Point python-telegram-bot at it with `base_url=f"{fake.url}/bot"` (or TELEGRAM_API_URL).
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "veille", "username": "veille_test_bot"}
+
+
+@dataclass
+class Call:
+    """One request the fake API received."""
+
+    method: str
+    params: dict[str, Any]
+    token: str
+
+
+@dataclass
+class FakeBotAPI:
+    """Records calls; `script[method]` is a list of faults to serve, in order, before answering normally.
+
+    A fault is ("429", seconds), ("500", None), ("hang", seconds), ("chat_not_found", None) or
+    ("forbidden", None). `delay` slows every sendMessage down (seconds).
+    """
+
+    calls: list[Call] = field(default_factory=list)
+    script: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
+    fail_chats: dict[int, str] = field(default_factory=dict)
+    delay: float = 0.0
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _next_message_id: int = 1
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def sent(self, method: str = "sendMessage") -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            faults = self.script.get(method) or []
+            fault = faults.pop(0) if faults else None
+        if fault is not None:
+            kind, value = fault
+            if kind == "hang":
+                time.sleep(value or 60)
+                return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error: hung"}
+            if kind == "429":
+                return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after",
+                             "parameters": {"retry_after": int(value or 1)}}
+            if kind == "500":
+                return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+            if kind == "chat_not_found":
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            if kind == "forbidden":
+                return 403, {"ok": False, "error_code": 403,
+                             "description": "Forbidden: bot was blocked by the user"}
+        if method == "sendMessage":
+            chat_id = int(params.get("chat_id", 0))
+            if chat_id in self.fail_chats:
+                return 400, {"ok": False, "error_code": 400, "description": self.fail_chats[chat_id]}
+            if self.delay:
+                time.sleep(self.delay)
+        with self._lock:
+            self.calls.append(Call(method, params, ""))
+            message_id = self._next_message_id
+            self._next_message_id += 1
+        return 200, {"ok": True, "result": self._result(method, params, message_id)}
+
+    def _result(self, method: str, params: dict[str, Any], message_id: int) -> Any:
+        if method == "getMe":
+            return BOT_USER
+        if method in ("sendMessage", "editMessageText"):
+            chat_id = int(params.get("chat_id", 0))
+            return {"message_id": message_id, "date": int(time.time()), "text": params.get("text", ""),
+                    "chat": {"id": chat_id, "type": "group" if chat_id < 0 else "private"},
+                    "from": BOT_USER}
+        if method == "getUpdates":
+            with self._lock:
+                updates, self.updates[:] = list(self.updates), []
+            return updates
+        return True
+
+
+def _handler(fake: FakeBotAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            token, _, method = self.path.removeprefix("/bot").partition("/")
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            if "json" in (self.headers.get("Content-Type") or ""):
+                params = json.loads(body or "{}")
+            else:
+                params = dict(parse_qsl(body))
+            status, payload = fake.answer(method, params)
+            if fake.calls and fake.calls[-1].method == method and not fake.calls[-1].token:
+                fake.calls[-1].token = token
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        do_GET = do_POST  # noqa: N815 (the name http.server looks for)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def serve() -> Iterator[FakeBotAPI]:
+    """Start a fake Bot API on a free port of 127.0.0.1 for the duration of a test."""
+    fake = FakeBotAPI()
+    fake.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.server.daemon_threads = True
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()

@@ -1,0 +1,154 @@
+"""The `veille` command: crawl, run, search, status, config check."""
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from storage import SearchSyntaxError, StorageError, open_archive
+from veille import __version__, logs
+from veille.config import Config, ConfigError, load
+
+config_option = click.option("--config", "config_path", default="config.yaml", show_default=True,
+                             type=click.Path(dir_okay=False, path_type=Path), help="The config file.")
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        raise click.ClickException("\n".join(f"{exc.path}: {p}" for p in exc.problems)) from None
+
+
+def _archive(config: Config) -> Any:
+    try:
+        return open_archive(config.storage.path)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="veille")
+def main() -> None:
+    """veille: watch news sources, archive articles, alert Telegram chats on topics."""
+
+
+@main.command()
+@config_option
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def crawl(config_path: Path, log_format: str) -> None:
+    """Crawl every source once, store, match, deliver alerts, and exit."""
+    config = _load(config_path)
+    logs.setup(fmt=log_format, token=config.telegram.resolved_token())
+    _run_in_loop(lambda: _service().crawl_once(config))
+
+
+@main.command()
+@config_option
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def run(config_path: Path, log_format: str) -> None:
+    """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C."""
+    config = _load(config_path)
+    logs.setup(fmt=log_format, token=config.telegram.resolved_token())
+    _run_in_loop(lambda: _service().Service(config).run())
+
+
+def _service() -> Any:
+    from veille import service  # imported late: the reactor must be installed first
+
+    return service
+
+
+def _run_in_loop(main: Callable[[], Any]) -> None:
+    from veille import loop
+
+    try:
+        loop.run(main)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("query")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--since", help="Only articles published since this date (YYYY-MM-DD).")
+@click.option("--source", help="Only articles from this source.")
+@click.option("--topic", help="Only articles that matched this topic.")
+def search(query: str, config_path: Path, as_json: bool, limit: int, since: str | None,
+           source: str | None, topic: str | None) -> None:
+    """Full-text search of the archive (FTS5 syntax: "a phrase", AND, OR, NOT, prefix*)."""
+    from storage.search import search as run_search
+
+    db = _archive(_load(config_path))
+    try:
+        results = run_search(db, query, limit=limit, since=since, source=source, topic=topic)
+    except SearchSyntaxError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    if not results:
+        click.echo("No article matches.", err=True)
+    for r in results:
+        click.echo(f"{(r['published'] or '')[:10]:10}  {r['source']:<16} {r['title']}\n"
+                   f"{'':12}{r['url']}\n{'':12}{r['snippet']}\n")
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(config_path: Path, as_json: bool) -> None:
+    """Health of each source and of the alert outbox."""
+    from storage import health, outbox
+
+    config = _load(config_path)
+    db = _archive(config)
+    known = health.all_sources(db)
+    rows = [{"name": s.name, "kind": s.kind, **{k: v for k, v in known.get(s.name, {}).items()
+                                                if k not in ("name", "etag", "last_modified")}}
+            for s in config.sources]
+    report: dict[str, Any] = {"sources": rows, "outbox": outbox.counts(db), "failed_alerts": list(outbox.failures(db))}
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        state = ("never crawled" if not row.get("last_attempt") else
+                 f"FAILING x{row['consecutive_failures']}: {row['last_error']}" if row.get("last_error")
+                 else f"ok, {row['items_seen']} items, {row['items_new']} new")
+        click.echo(f"{row['name']:<24} {row['kind']:<8} {row.get('last_attempt') or '-':<26} {state}")
+    counts = report["outbox"]
+    click.echo(f"alerts: {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed")
+    for failed in report["failed_alerts"]:
+        click.echo(f"  failed alert {failed['id']} to chat {failed['chat_id']} ({failed['topic']}): "
+                   f"{failed['last_error']}")
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """Check the configuration."""
+
+
+@config_group.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate the config file and summarise its sources and topics."""
+    config = _load(config_path)
+    kinds: dict[str, int] = {}
+    for s in config.sources:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    click.echo(f"{config_path}: OK")
+    click.echo(f"  sources: {len(config.sources)} ({summary})")
+    click.echo(f"  topics: {len(config.topics)} ({', '.join(t.name for t in config.topics) or 'none'})")
+    click.echo(f"  archive: {config.storage.path}")
+    delivery = "Telegram" if config.telegram.resolved_token() else "console (no TELEGRAM_BOT_TOKEN)"
+    click.echo(f"  alerts: {delivery}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
