@@ -14,7 +14,7 @@ import sqlite_utils
 
 from alerts.config import Topic
 from alerts.text import stems
-from storage import outbox
+from storage import chats, outbox
 
 Term = tuple[str, ...]
 
@@ -94,11 +94,14 @@ def match_pending(db: sqlite_utils.Database, topics: Sequence[Topic], max_age: t
     pass killed halfway resumes where it stopped. Returns the number of alerts queued.
     """
     rules = [Rule.compile(t) for t in topics]
+    subscribed = chats.subscribers(db)
     queued = 0
     while batch := outbox.unmatched(db):
         for article in batch:
             found = match_article(rules, article["title"], article["text"])
-            matches = [outbox.Match(rule.topic.name, hits, rule.topic.chats) for rule, hits in found]
+            matches = [outbox.Match(rule.topic.name, hits,
+                                    sorted(set(rule.topic.chats) | subscribed.get(rule.topic.name, set())))
+                       for rule, hits in found]
             recent = is_recent(article, max_age, now or datetime.now(UTC))
             queued += outbox.record_matches(db, article, matches, alert=recent)
     return queued

@@ -111,14 +111,35 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m001_initial]
+def _m002_chats(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            muted_until TEXT
+        );
+        CREATE TABLE subscriptions (
+            chat_id INTEGER NOT NULL,
+            topic TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, topic)
+        );
+        """
+    )
+
+
+# Numbered, never renumbered: a new migration takes the next free number.
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
+    1: _m001_initial,
+    2: _m002_chats,
+}
 
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Run every migration this archive has not recorded yet, each in its own transaction."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
     done = {row["number"] for row in db.query("SELECT number FROM _migrations")}
-    for number, migration in enumerate(MIGRATIONS, start=1):
+    for number, migration in sorted(MIGRATIONS.items()):
         if number in done:
             continue
         with db.atomic():
