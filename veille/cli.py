@@ -1,4 +1,7 @@
-"""The `veille` command: crawl, run, search, status, config check."""
+"""The `veille` command: crawl, run, search, status, config check.
+
+Commands of other areas live in their own `veille/cli_*.py` modules and are added to `main` at the end.
+"""
 
 import json
 import sys
@@ -8,26 +11,9 @@ from typing import Any
 
 import click
 
-from storage import SearchSyntaxError, StorageError, open_archive
+from storage import SearchSyntaxError, StorageError
 from veille import __version__, logs
-from veille.config import Config, ConfigError, load
-
-config_option = click.option("--config", "config_path", default="config.yaml", show_default=True,
-                             type=click.Path(dir_okay=False, path_type=Path), help="The config file.")
-
-
-def _load(path: Path) -> Config:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        raise click.ClickException("\n".join(f"{exc.path}: {p}" for p in exc.problems)) from None
-
-
-def _archive(config: Config) -> Any:
-    try:
-        return open_archive(config.storage.path)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from None
+from veille.options import config_option, load_config, open_db
 
 
 @click.group()
@@ -41,7 +27,7 @@ def main() -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def crawl(config_path: Path, log_format: str) -> None:
     """Crawl every source once, store, match, deliver alerts, and exit."""
-    config = _load(config_path)
+    config = load_config(config_path)
     logs.setup(fmt=log_format, token=config.telegram.resolved_token())
     _run_in_loop(lambda: _service().crawl_once(config))
 
@@ -51,7 +37,7 @@ def crawl(config_path: Path, log_format: str) -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def run(config_path: Path, log_format: str) -> None:
     """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C."""
-    config = _load(config_path)
+    config = load_config(config_path)
     logs.setup(fmt=log_format, token=config.telegram.resolved_token())
     _run_in_loop(lambda: _service().Service(config).run())
 
@@ -84,7 +70,7 @@ def search(query: str, config_path: Path, as_json: bool, limit: int, since: str 
     """Full-text search of the archive (FTS5 syntax: "a phrase", AND, OR, NOT, prefix*)."""
     from storage.search import search as run_search
 
-    db = _archive(_load(config_path))
+    db = open_db(load_config(config_path))
     try:
         results = run_search(db, query, limit=limit, since=since, source=source, topic=topic)
     except SearchSyntaxError as exc:
@@ -106,8 +92,8 @@ def status(config_path: Path, as_json: bool) -> None:
     """Health of each source and of the alert outbox."""
     from storage import health, outbox
 
-    config = _load(config_path)
-    db = _archive(config)
+    config = load_config(config_path)
+    db = open_db(config)
     known = health.all_sources(db)
     rows = [{"name": s.name, "kind": s.kind, **{k: v for k, v in known.get(s.name, {}).items()
                                                 if k not in ("name", "etag", "last_modified")}}
@@ -137,7 +123,7 @@ def config_group() -> None:
 @config_option
 def check(config_path: Path) -> None:
     """Validate the config file and summarise its sources and topics."""
-    config = _load(config_path)
+    config = load_config(config_path)
     kinds: dict[str, int] = {}
     for s in config.sources:
         kinds[s.kind] = kinds.get(s.kind, 0) + 1
