@@ -3,6 +3,7 @@
 from datetime import timedelta
 from typing import Literal, Self
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from storage.units import Duration, Size
@@ -36,6 +37,7 @@ class Source(BaseModel):
     links: str | None = None
     match: str | None = None
     interval: Duration | None = None
+    cron: str | None = None
     timeout: Duration | None = None
     max_bytes: Size | None = None
     enabled: bool = True
@@ -47,6 +49,14 @@ class Source(BaseModel):
             raise ValueError("a source needs one of feed:, page: or sitemap: (its URL)")
         if len(given) > 1:
             raise ValueError(f"a source has one URL, not {' and '.join(given)}: split it into two sources")
+        if self.cron is not None:
+            if self.interval is not None:
+                raise ValueError("a source runs on interval: or on cron:, not both")
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"cron: {self.cron!r} is not a crontab line (minute hour day month weekday):"
+                                 f" {exc}") from None
         if self.page is not None and not self.links:
             raise ValueError("a page: source needs links: (a CSS selector for its article links)")
         return self

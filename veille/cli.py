@@ -35,11 +35,16 @@ def crawl(config_path: Path, log_format: str) -> None:
 @main.command()
 @config_option
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def run(config_path: Path, log_format: str) -> None:
-    """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C."""
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Expose Prometheus metrics on this port.")
+@click.option("--grace", default=20.0, show_default=True, help="Seconds running crawls get to finish on stop.")
+def run(config_path: Path, log_format: str, metrics_port: int | None, grace: float) -> None:
+    """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C or SIGTERM.
+
+    config.yaml is reloaded when it changes (or on SIGHUP); an invalid edit is logged and ignored.
+    """
     config = load_config(config_path)
     logs.setup(fmt=log_format, token=config.telegram.resolved_token())
-    _run_in_loop(lambda: _service().Service(config).run())
+    _run_in_loop(lambda: _service().Service(config, config_path, grace=grace).run(metrics_port))
 
 
 def _service() -> Any:
