@@ -7,6 +7,7 @@ and the service's resident memory after the first round and at the end. Everythi
 """
 
 import argparse
+import itertools
 import os
 import signal
 import statistics
@@ -36,7 +37,7 @@ def feed_xml(base: str, source: int, now: datetime) -> str:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
         if self.path.startswith("/feed/"):
             source = int(self.path.split("/")[2])
@@ -99,7 +100,7 @@ def main() -> None:
     server.shutdown()
 
     rounds = [len(times) for times in FETCHES.values()]
-    gaps = [b - a - args.interval for times in FETCHES.values() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a - args.interval for times in FETCHES.values() for a, b in itertools.pairwise(times)]
     expected = elapsed / args.interval
     print(f"soak: {args.sources} sources every {args.interval:.0f}s for {elapsed / 60:.1f} min")
     print(f"  rounds per source: min {min(rounds)}, median {statistics.median(rounds):.0f}, max {max(rounds)}"

@@ -176,3 +176,20 @@ def test_json_logs_metrics_and_sighup_reload(tmp_path: Path, site: Site, fake_bo
     assert any(entry["message"].startswith("config reloaded") for entry in lines)
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in lines)
     assert TOKEN not in err
+
+
+def test_telegram_down_at_start_then_back_delivers_the_queued_alerts(tmp_path: Path, site: Site,
+                                                                   fake_bot: FakeBotAPI,
+                                                                   service_env: dict[str, str]) -> None:
+    feed = LiveFeed(site, "/rss.xml", [SOVEREIGN])
+    path = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": feed.url}])
+    fake_bot.script["getMe"] = [("500", None)]
+    service = RunningService(path, service_env)
+    try:
+        service.wait_for(lambda: len(fake_bot.sent()) == 1)
+        _, err = service.stop()
+    finally:
+        service.process.kill()
+    assert "Telegram cannot be reached" in err
+    assert "Telegram reachable again" in err
+    assert service.process.returncode == 0

@@ -39,29 +39,39 @@ DELIVERY_EVERY = timedelta(seconds=5)
 WATCH_EVERY = timedelta(seconds=2)
 
 
-@contextlib.asynccontextmanager
-async def sender_for(config: Config) -> AsyncIterator[Sender | None]:
+async def connect(config: Config, *, quiet: bool = False) -> Sender | None:
     """Telegram when a token is set, else the console; None while Telegram cannot be reached."""
     token = config.telegram.resolved_token()
     if not token:
-        yield ConsoleSender()
-        return
+        return ConsoleSender()
     bot = build_application(config.telegram, token).bot
     try:
         await bot.initialize()
-    except InvalidToken:
-        log.error("Telegram rejected the bot token: alerts stay queued")
-        yield None
-        return
-    except TelegramError as exc:
-        log.error("Telegram cannot be reached (%s): alerts stay queued", exc.message)
-        yield None
-        return
-    try:
-        yield TelegramSender(bot)
-    finally:
+    except (InvalidToken, TelegramError) as exc:
+        reason = "it rejected the bot token" if isinstance(exc, InvalidToken) else exc.message
+        log.log(logging.DEBUG if quiet else logging.ERROR,
+                "Telegram cannot be reached (%s): alerts stay queued", reason)
         with contextlib.suppress(TelegramError):
             await bot.shutdown()
+        return None
+    return TelegramSender(bot)
+
+
+async def disconnect(sender: Sender | None) -> None:
+    """Release the Telegram connection, if any."""
+    if isinstance(sender, TelegramSender):
+        with contextlib.suppress(TelegramError):
+            await sender.bot.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def sender_for(config: Config) -> AsyncIterator[Sender | None]:
+    """connect() for the length of a block."""
+    sender = await connect(config)
+    try:
+        yield sender
+    finally:
+        await disconnect(sender)
 
 
 async def match_and_deliver(config: Config, archive: sqlite_utils.Database, sender: Sender | None,
@@ -139,6 +149,10 @@ class Service:
 
         async def work() -> None:
             async with self.delivering:  # one dispatcher at a time, or a row could be sent twice
+                if self.sender is None:  # Telegram was unreachable: try again, quietly
+                    self.sender = await connect(self.config, quiet=True)
+                    if self.sender is not None:
+                        log.info("Telegram reachable again: delivering queued alerts")
                 report = await match_and_deliver(self.config, self.archive, self.sender)
             if report:
                 metrics.ALERTS_SENT.inc(report.sent)
@@ -215,8 +229,8 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         if metrics_port:
             metrics.serve(metrics_port)
-        async with sender_for(self.config) as sender:
-            self.sender = sender
+        self.sender = await connect(self.config)
+        try:
             self.schedule()
             self.scheduler.add_job(self.deliver, "interval", id="deliver", seconds=DELIVERY_EVERY.total_seconds(),
                                    max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
@@ -229,5 +243,7 @@ class Service:
             self.scheduler.shutdown(wait=False)
             if self.running:
                 await asyncio.wait(set(self.running), timeout=self.grace)
+        finally:
+            await disconnect(self.sender)
         self.archive.close()
         log.info("stopped")
