@@ -138,5 +138,9 @@ def check(config_path: Path) -> None:
     click.echo(f"  alerts: {delivery}")
 
 
+from veille.cli_sources import sources_group  # noqa: E402
+
+main.add_command(sources_group)
+
 if __name__ == "__main__":
     sys.exit(main())
