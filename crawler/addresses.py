@@ -51,3 +51,10 @@ def refusal(url: str, addresses: list[str], reach: Reach) -> str | None:
     if private:
         return f"refused {url}: {host} resolves to a non-public address ({private[0]})"
     return None
+
+
+def answer_refusal(name: str, address: str, trusted_hosts: set[str] | frozenset[str]) -> str | None:
+    """Why a DNS answer must not be connected to (a non-public address for an untrusted name), or None."""
+    if is_public(address) or name.lower() in trusted_hosts:
+        return None
+    return f"refused: {name} resolves to a non-public address ({address})"

@@ -3,21 +3,24 @@
 import asyncio
 import logging
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Self
+from typing import ClassVar, Self
 
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
+from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeout
 from twisted.web.client import ResponseFailed
 
-from crawler.addresses import Reach, refusal
+from crawler.addresses import Reach, answer_refusal, refusal
 
 log = logging.getLogger("veille.crawl")
 
@@ -35,6 +38,37 @@ async def resolve(host: str) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing at connect time any non-public answer for a name no source lives on.
+
+    The guard middleware decides per source before a request is sent; this resolver is the last word when
+    the connection is made, so that a name answering differently the second time (DNS rebinding) still
+    cannot reach a private address. Hosts of private sources written in config are trusted.
+    """
+
+    trusted_hosts: ClassVar[set[str]] = set()
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802 (Twisted's)
+        answer = super().getHostByName(name, timeout)
+        answer.addCallback(self._checked, name)
+        return answer
+
+    @staticmethod
+    def _checked(address: str, name: str) -> str:
+        reason = answer_refusal(name, address, GuardedResolver.trusted_hosts)
+        if reason:
+            raise DNSLookupError(reason)
+        return address
+
+
+def install_guarded_resolver(dns_timeout: float = 60.0, cache_size: int = 10_000) -> None:
+    """Make GuardedResolver the reactor's resolver (Scrapy only installs one under CrawlerProcess)."""
+    from twisted.internet import reactor
+
+    if not isinstance(getattr(reactor, "resolver", None), GuardedResolver):
+        GuardedResolver(reactor, cache_size, dns_timeout).install_on_reactor()
+
+
 class AddressGuardMiddleware:
     """Refuse, before any connection, a request whose host resolves where the source may not reach.
 
@@ -49,6 +83,7 @@ class AddressGuardMiddleware:
             raise NotConfigured("no VEILLE_SOURCE_URL: nothing to guard")
         self._reach: Reach | None = None
         self._addresses: dict[str, list[str]] = {}
+        install_guarded_resolver(crawler.settings.getfloat("DNS_TIMEOUT"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -64,13 +99,15 @@ class AddressGuardMiddleware:
         if self._reach is None:
             host = urlparse_cached(Request(self.source_url)).hostname or ""
             self._reach = Reach.of_source(host, await self._resolve(host))
+            if self._reach.own_host:
+                GuardedResolver.trusted_hosts.add(self._reach.own_host)
         return self._reach
 
     async def process_request(self, request: Request) -> None:
+        reach = await self.reach()
         if request.url == self.source_url:
             return
         host = urlparse_cached(request).hostname or ""
-        reach = await self.reach()
         addresses = [] if reach.own_host else await self._resolve(host)
         reason = refusal(request.url, addresses, reach)
         if reason:

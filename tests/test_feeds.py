@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.addresses import Reach, is_public, refusal
+from crawler.addresses import Reach, answer_refusal, is_public, refusal
 from crawler.feeds import FeedError, parse_feed
 from crawler.middlewares import backoff, retry_after
 from crawler.sitemaps import read_sitemap
@@ -110,6 +110,13 @@ def test_links_of_a_private_source_reach_that_same_host_only() -> None:
     assert refusal("http://127.0.0.2/a", ["127.0.0.2"], reach) is not None
     assert refusal("https://www.example.org/a", ["93.184.215.14"], reach) is not None
     assert not is_public("100.64.0.1") and not is_public("fd00::1") and is_public("2a00:1450::1")
+
+
+def test_at_connect_time_a_name_answering_a_private_address_is_refused_unless_a_source_lives_there() -> None:
+    assert answer_refusal("rebind.example", "10.0.0.1", {"intranet.local"}) is not None
+    assert answer_refusal("rebind.example", "169.254.169.254", set()) is not None
+    assert answer_refusal("intranet.local", "10.0.0.1", {"intranet.local"}) is None
+    assert answer_refusal("news.example", "93.184.215.14", set()) is None
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:

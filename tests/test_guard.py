@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from scrapy import Request
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import AddressGuardMiddleware, AddressRefused
+from crawler.middlewares import AddressGuardMiddleware, AddressRefused, GuardedResolver
 from tests.conftest import SOVEREIGN, UNRELATED, Site, article_page, rss, run_veille
 from tests.test_crawl_sources import crawl, stored, write_config
 
@@ -37,6 +37,17 @@ def test_a_public_source_may_lead_to_public_addresses_and_is_itself_trusted() ->
     assert asyncio.run(trusted.process_request(Request("http://10.0.0.1/feed.xml"))) is None
     with pytest.raises(AddressRefused):
         asyncio.run(trusted.process_request(Request("http://169.254.169.254/")))
+
+
+def test_the_connect_time_resolver_is_installed_and_refuses_private_answers_for_untrusted_names() -> None:
+    from twisted.internet import reactor
+    from twisted.internet.error import DNSLookupError
+
+    guard("http://93.184.215.14/feed.xml")
+    assert isinstance(getattr(reactor, "resolver", None), GuardedResolver)
+    with pytest.raises(DNSLookupError, match="non-public"):
+        GuardedResolver._checked("10.0.0.1", "rebinding.example")
+    assert GuardedResolver._checked("93.184.215.14", "rebinding.example") == "93.184.215.14"
 
 
 @pytest.fixture
