@@ -33,6 +33,13 @@ def test_discover_prints_config_lines_ready_to_paste(tmp_path: Path, site: Site)
     assert len(pasted["sources"]) == 3
 
 
+def test_discover_recognises_a_url_that_is_itself_a_feed(tmp_path: Path, site: Site) -> None:
+    feed = site.feed("/rss.xml", [SOVEREIGN])
+    result = run_veille("sources", "discover", feed, "--config", str(tmp_path / "none.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["sources"][0]["feed"] == feed
+
+
 def test_discover_says_when_a_page_advertises_no_feed(tmp_path: Path, site: Site) -> None:
     site.page("/", "<html><head></head><body>rien</body></html>")
     result = run_veille("sources", "discover", f"{site.url}/", "--config", str(tmp_path / "none.yaml"))

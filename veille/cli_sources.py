@@ -29,10 +29,20 @@ def discover(url: str, config_path: Path) -> None:
 
     async def run() -> Any:
         from crawler.config import CrawlConfig
-        from crawler.discover import advertised_feeds, fetch_page
+        from crawler.discover import Advertised, advertised_feeds, fetch_page
+        from crawler.feeds import FeedError, parse_feed
 
         response, error = await fetch_page(url, defaults or CrawlConfig())
-        return (advertised_feeds(response.text, response.url) if response is not None else []), error
+        if response is None:
+            return [], error
+        found = advertised_feeds(response.text, response.url)
+        if not found:
+            try:  # the URL given may be a feed itself
+                parse_feed(response.body, (response.headers.get("Content-Type") or b"").decode("latin-1"), url)
+                found = [Advertised(response.url, "", "feed")]
+            except FeedError:
+                pass
+        return found, error
 
     found, error = _in_loop(run)
     if error:
