@@ -66,6 +66,10 @@ def test_page_source_follows_links_and_next_pages_up_to_the_limit(tmp_path: Path
     found = stored(tmp_path)
     assert set(found) == {f"{site.url}/articles/{SOVEREIGN.slug}", f"{site.url}/articles/{UNRELATED.slug}"}
     assert all(a["full_text"] == 1 for a in found.values())
+    # a listing page says little: author, date and language come from the article page
+    article = found[f"{site.url}/articles/{SOVEREIGN.slug}"]
+    assert article["author"] == "Claire Martin" and article["language"] == "fr"
+    assert article["title"] == SOVEREIGN.title
     assert "/actualites/" in paths(site.server)
     assert [r.query_string for r, _ in site.server.log if r.path == "/actualites/"] == [b"", b"page=2"]
     assert "/cloud" not in paths(site.server), "only links: are followed"
@@ -156,6 +160,18 @@ def test_huge_page_is_dropped_and_the_feed_text_kept(tmp_path: Path, site: Site)
     crawl(config)
     (row,) = stored(tmp_path).values()
     assert row["full_text"] == 0 and len(row["text"]) < 1000
+
+
+@pytest.mark.parametrize("status_code", [404, 410, 403])
+def test_an_article_page_in_error_keeps_the_feed_text_marked(tmp_path: Path, site: Site, status_code: int) -> None:
+    site.server.expect_request("/rss.xml").respond_with_data(rss(site.url, [SOVEREIGN]),
+                                                             content_type="application/rss+xml")
+    site.page(f"/articles/{SOVEREIGN.slug}", "<html><body><p>Erreur</p></body></html>", status=status_code)
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": f"{site.url}/rss.xml"}])
+    crawl(config)
+    (row,) = stored(tmp_path).values()
+    assert row["full_text"] == 0 and row["text"] == SOVEREIGN.body[0][:120]
+    assert status(config)["journal"]["last_error"] is None, "a page in error is not the source's error"
 
 
 def test_redirect_loop_ends_and_the_feed_text_is_kept(tmp_path: Path, site: Site) -> None:
