@@ -35,13 +35,14 @@ async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_ut
 
     A source backing off after failures is skipped until its next attempt time.
     """
-    until = health.backing_off(archive, source.name)
+    interval = source.interval or defaults.interval
+    until = health.backing_off(archive, source.name, slack=interval / 10)
     if until:
         log.info("source %s: backing off after failures until %s", source.name, until)
         return CrawlReport(source.name, 0, 0, None, 0.0, skipped_until=until)
     report, _ = await run_spider(source, defaults, archive)
     health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new,
-                        interval=source.interval or defaults.interval, ceiling=defaults.max_backoff)
+                        interval=interval, ceiling=defaults.max_backoff)
     if report.error:
         log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
     else:

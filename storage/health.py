@@ -10,8 +10,6 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.db import now_iso
-
 
 def backoff_delay(failures: int, interval: timedelta, ceiling: timedelta) -> timedelta:
     """How long a source that failed `failures` times in a row waits before its next attempt."""
@@ -40,11 +38,15 @@ def record_crawl(db: sqlite_utils.Database, source: str, *, error: str | None, s
                        " items_new = items_new + ? WHERE name = ?", [stamp, stamp, seen, new, source])
 
 
-def backing_off(db: sqlite_utils.Database, source: str) -> str | None:
-    """The time until which a failing source is skipped, or None when it may be crawled now."""
+def backing_off(db: sqlite_utils.Database, source: str, slack: timedelta = timedelta(0)) -> str | None:
+    """The time until which a failing source is skipped, or None when it may be crawled now.
+
+    `slack` lets a scheduled run that fires a little early (jitter, the length of the last crawl) go ahead.
+    """
     rows = list(db.query("SELECT next_attempt FROM sources WHERE name = ?", [source]))
     until = rows[0]["next_attempt"] if rows else None
-    return until if until and until > now_iso() else None
+    due_by = (datetime.now(UTC) + slack).replace(microsecond=0).isoformat()
+    return until if until and until > due_by else None
 
 
 def all_sources(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
