@@ -146,8 +146,19 @@ def test_second_crawl_sends_validators_and_304_means_nothing_new(tmp_path: Path,
     crawl(config)
     feeds = [r for r, _ in site.server.log if r.path == "/rss.xml"]
     assert [r.headers.get("If-None-Match") for r in feeds] == [None, '"v1"']
+    assert feeds[0].headers["User-Agent"].startswith("veille/"), "a User-Agent naming the project"
+    assert paths(site.server).count(f"/articles/{SOVEREIGN.slug}") == 1
     health = status(config)["journal"]
     assert health["last_error"] is None and health["items_new"] == 1
+
+
+def test_at_most_max_articles_pages_per_crawl(tmp_path: Path, site: Site) -> None:
+    third = Article("troisieme", "Un troisième article", UNRELATED.body, recent(4))
+    feed = site.feed("/rss.xml", [SOVEREIGN, UNRELATED, third])
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": feed, "max_articles": 2}])
+    crawl(config)
+    assert len(stored(tmp_path)) == 2
+    assert len([p for p in paths(site.server) if p.startswith("/articles/")]) == 2
 
 
 def test_huge_page_is_dropped_and_the_feed_text_kept(tmp_path: Path, site: Site) -> None:
