@@ -1,4 +1,4 @@
-"""Feed discovery: the feeds a home page advertises with <link rel="alternate">, fetched by Scrapy."""
+"""Source discovery: the feeds a home page advertises (<link rel="alternate">) and its robots.txt sitemaps."""
 
 import re
 from collections.abc import AsyncIterator
@@ -10,9 +10,11 @@ import scrapy
 from parsel import Selector
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from scrapy.http import Request, Response, TextResponse
+from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig, Source
+from crawler.feeds import FeedError, parse_feed
 from crawler.settings import crawl_settings
 
 FEED_TYPES = {"application/rss+xml": "RSS", "application/atom+xml": "Atom", "application/rdf+xml": "RDF",
@@ -21,11 +23,16 @@ FEED_TYPES = {"application/rss+xml": "RSS", "application/atom+xml": "Atom", "app
 
 @dataclass(frozen=True)
 class Advertised:
-    """A feed a page advertises: its absolute URL, title and format."""
+    """A feed or sitemap a site advertises: its absolute URL, title and format."""
 
     url: str
     title: str
     kind: str
+
+    @property
+    def key(self) -> str:
+        """The config key of a source reading it: sitemap: or feed:."""
+        return "sitemap" if self.kind == "sitemap" else "feed"
 
 
 def advertised_feeds(html: str, base_url: str) -> list[Advertised]:
@@ -85,3 +92,25 @@ async def fetch_page(url: str, defaults: CrawlConfig) -> tuple[TextResponse | No
     if not isinstance(spider.response, TextResponse):
         return None, f"{url} is not a text page"
     return spider.response, None
+
+
+def _content_type(response: TextResponse) -> str:
+    return (response.headers.get("Content-Type") or b"").decode("latin-1")
+
+
+async def discover(url: str, defaults: CrawlConfig) -> tuple[list[Advertised], str | None]:
+    """The feeds a page advertises (or the page itself, when it is a feed) and the sitemaps of its robots.txt."""
+    response, error = await fetch_page(url, defaults)
+    if response is None:
+        return [], error
+    found = advertised_feeds(response.text, response.url)
+    if not found:
+        try:  # the URL given may be a feed itself
+            parse_feed(response.body, _content_type(response), response.url)
+            found = [Advertised(response.url, "", "feed")]
+        except FeedError:
+            pass
+    robots, _ = await fetch_page(urljoin(response.url, "/robots.txt"), defaults)
+    if robots is not None and robots.status == 200:
+        found += [Advertised(u, "", "sitemap") for u in sitemap_urls_from_robots(robots.body, robots.url)]
+    return found, None

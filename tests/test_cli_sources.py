@@ -4,6 +4,7 @@ import sqlite3
 from pathlib import Path
 
 import yaml
+from pytest_httpserver import HTTPServer
 
 from crawler.discover import advertised_feeds
 from tests.conftest import SOVEREIGN, UNRELATED, Site, run_veille, write_config
@@ -31,6 +32,17 @@ def test_discover_prints_config_lines_ready_to_paste(tmp_path: Path, site: Site)
     pasted = yaml.safe_load(result.stdout)
     assert pasted["sources"][0] == {"name": "le-journal-la-une", "feed": f"{site.url}/rss.xml"}
     assert len(pasted["sources"]) == 3
+
+
+def test_discover_lists_the_sitemaps_of_robots_txt(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nAllow: /\nSitemap: /sitemap-news.xml\n")
+    httpserver.expect_request("/").respond_with_data(HOME, content_type="text/html")
+    url = httpserver.url_for("/")
+    result = run_veille("sources", "discover", url, "--config", str(tmp_path / "none.yaml"))
+    assert result.returncode == 0, result.stderr
+    pasted = yaml.safe_load(result.stdout)["sources"]
+    assert pasted[-1]["sitemap"] == httpserver.url_for("/sitemap-news.xml")
 
 
 def test_discover_recognises_a_url_that_is_itself_a_feed(tmp_path: Path, site: Site) -> None:

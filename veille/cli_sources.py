@@ -24,37 +24,26 @@ def _in_loop(main: Any) -> Any:
 @click.argument("url")
 @config_option
 def discover(url: str, config_path: Path) -> None:
-    """List the feeds a home page advertises, as config lines ready to paste."""
+    """List the feeds a home page advertises and the sitemaps of its robots.txt, as config lines to paste."""
     defaults = load_config(config_path).crawl if config_path.exists() else None
 
     async def run() -> Any:
         from crawler.config import CrawlConfig
-        from crawler.discover import Advertised, advertised_feeds, fetch_page
-        from crawler.feeds import FeedError, parse_feed
+        from crawler.discover import discover as find
 
-        response, error = await fetch_page(url, defaults or CrawlConfig())
-        if response is None:
-            return [], error
-        found = advertised_feeds(response.text, response.url)
-        if not found:
-            try:  # the URL given may be a feed itself
-                parse_feed(response.body, (response.headers.get("Content-Type") or b"").decode("latin-1"), url)
-                found = [Advertised(response.url, "", "feed")]
-            except FeedError:
-                pass
-        return found, error
+        return await find(url, defaults or CrawlConfig())
 
     found, error = _in_loop(run)
     if error:
         raise click.ClickException(f"cannot read {url}: {error}")
     if not found:
-        raise click.ClickException(f"{url} advertises no feed: try a page: source (with links:) or a sitemap:")
+        raise click.ClickException(f"{url} advertises no feed and no sitemap: try a page: source (with links:)")
     from crawler.discover import source_name
 
     click.echo("sources:")
     for feed in found:
         click.echo(f"  - name: {source_name(feed.title, feed.url)}      # {feed.kind}: {feed.title or '-'}")
-        click.echo(f"    feed: {feed.url}")
+        click.echo(f"    {feed.key}: {feed.url}")
 
 
 def _source_for(target: str, config: Any, links: str | None) -> Any:
