@@ -109,7 +109,9 @@ def status(config_path: Path, as_json: bool) -> None:
         return
     for row in rows:
         state = ("never crawled" if not row.get("last_attempt") else
-                 f"FAILING x{row['consecutive_failures']}: {row['last_error']}" if row.get("last_error")
+                 f"FAILING x{row['consecutive_failures']}: {row['last_error']}"
+                 + (f" (next attempt {row['next_attempt']})" if row.get("next_attempt") else "")
+                 if row.get("last_error")
                  else f"ok, {row['items_seen']} items, {row['items_new']} new")
         click.echo(f"{row['name']:<24} {row['kind']:<8} {row.get('last_attempt') or '-':<26} {state}")
     counts = report["outbox"]
@@ -140,6 +142,10 @@ def check(config_path: Path) -> None:
     delivery = "Telegram" if config.telegram.resolved_token() else "console (no TELEGRAM_BOT_TOKEN)"
     click.echo(f"  alerts: {delivery}")
 
+
+from veille.cli_sources import sources_group  # noqa: E402
+
+main.add_command(sources_group)
 
 if __name__ == "__main__":
     sys.exit(main())
