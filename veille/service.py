@@ -12,7 +12,8 @@ import sqlite_utils
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, TelegramError
 
-from alerts.bot import build_application
+from alerts.bot import build_application, start_bot, stop_bot
+from alerts.commands import BotState
 from alerts.dispatcher import ConsoleSender, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
@@ -114,9 +115,13 @@ class Service:
             self.sender = sender
             self.schedule()
             self.scheduler.start()
+            # the bot answers commands from this same loop; stopped before the archive closes
+            bot = await start_bot(BotState(self.config.telegram, self.config.topics, self.archive,
+                                           self.config.alerts.timezone))
             log.info("veille running: %d sources, %d topics", len(self.config.sources), len(self.config.topics))
             await self.stopping.wait()
             log.info("stopping")
+            await stop_bot(bot)
             self.scheduler.shutdown(wait=False)
             await self._drain()
         self.archive.close()
