@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from alerts.config import Topic
-from alerts.format import local_time
+from alerts.format import TELEGRAM_LIMIT, local_time
 
 # (command, French, English): the help text and the menu Telegram shows (setMyCommands)
 COMMANDS = (
@@ -112,6 +112,19 @@ _WORDS = re.compile(r"[^\W_]+")
 _HIT = re.compile(r"\[([^\[\]]*)\]")
 
 
+def fit(lines: Sequence[str], limit: int = TELEGRAM_LIMIT - 96) -> str:
+    """Join lines, leaving out the last ones (with a "…" line) when they would make too long a message."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > limit:
+            kept.append("…")
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def language(code: str | None) -> str:
     """English for users whose Telegram language is English, French otherwise."""
     return "en" if (code or "").lower().startswith("en") else "fr"
@@ -149,7 +162,7 @@ def topics_text(lang: str, topics: Sequence[Topic], config_topics: set[str], sub
                  else "follows" if topic.name in subscribed else "not_followed")
         description = f" — {html.escape(topic.description)}" if topic.description else ""
         lines.append(f"• <b>{html.escape(topic.name)}</b>{description} ({say(lang, state)})")
-    return "\n".join(lines)
+    return fit(lines)
 
 
 def _link(row: Mapping[str, Any]) -> str:
@@ -168,7 +181,7 @@ def latest_text(lang: str, rows: Iterable[Mapping[str, Any]], timezone: str) -> 
     for row in rows:
         topics = f" [{html.escape(row['topics'])}]" if row.get("topics") else ""
         lines.append(f"• {_link(row)} — {_where_when(row, timezone)}{topics}")
-    return "\n".join(lines) if len(lines) > 1 else say(lang, "latest_none")
+    return fit(lines) if len(lines) > 1 else say(lang, "latest_none")
 
 
 def highlight(snippet: str) -> str:
@@ -191,22 +204,22 @@ def search_text(lang: str, query: str, rows: Sequence[Mapping[str, Any]], offset
         lines.append(f"\n{number}. {_link(row)} — {_where_when(row, timezone)}")
         if row.get("snippet"):
             lines.append(f"<i>{highlight(row['snippet'])}</i>")
-    return "\n".join(lines)
+    return fit(lines)
 
 
 def status_text(lang: str, sources: Mapping[str, Mapping[str, Any]], outbox: Mapping[str, int],
                 version: str, timezone: str) -> str:
-    """Failing sources, outbox backlog, last crawl and version, for admins."""
+    """Version, outbox backlog, last crawl, then the failing sources (last, so that a long list is cut)."""
+    attempts = [s["last_attempt"] for s in sources.values() if s.get("last_attempt")]
     failing = [s for s in sources.values() if s.get("consecutive_failures")]
-    lines = [say(lang, "status_failing", count=len(failing)) if failing else say(lang, "status_none_failing")]
+    lines = [say(lang, "status_version", version=version),
+             say(lang, "status_outbox", pending=outbox.get("pending", 0), failed=outbox.get("failed", 0),
+                 sent=outbox.get("sent", 0)),
+             say(lang, "status_last_crawl",
+                 when=local_time(max(attempts), timezone) if attempts else TEXTS[lang]["never"]),
+             say(lang, "status_failing", count=len(failing)) if failing else say(lang, "status_none_failing")]
     for source in failing:
         error = (source.get("last_error") or "")[:200]
         lines.append(f"• <b>{html.escape(source['name'])}</b> ×{int(source['consecutive_failures'])}: "
                      f"{html.escape(error)}")
-    lines.append(say(lang, "status_outbox", pending=outbox.get("pending", 0), failed=outbox.get("failed", 0),
-                     sent=outbox.get("sent", 0)))
-    attempts = [s["last_attempt"] for s in sources.values() if s.get("last_attempt")]
-    when = local_time(max(attempts), timezone) if attempts else TEXTS[lang]["never"]
-    lines.append(say(lang, "status_last_crawl", when=when))
-    lines.append(say(lang, "status_version", version=version))
-    return "\n".join(lines)
+    return fit(lines)

@@ -271,3 +271,24 @@ def test_a_flooding_user_is_throttled_and_told_once(fake_bot: FakeBotAPI, archiv
     assert len(said) == 4, said
     assert said[-1] == "Doucement : trop de commandes à la fois. Réessayez dans quelques secondes."
     assert len(fake_bot.replies(ADMIN)) == 1, "another user is not held back"
+
+
+def test_long_answers_are_cut_to_fit_one_telegram_message(fake_bot: FakeBotAPI, archive: Any) -> None:
+    now = datetime.now(UTC)
+    for n in range(20):
+        add_article(archive, f"long-{n}-" + "x" * 200, f"Cloud souverain {n} " + "très long titre " * 20,
+                    "Le cloud souverain.", "cloud-souverain", now - timedelta(minutes=n))
+    converse(fake_bot, state_for(fake_bot, archive), fakebot.message("/latest 20", WATCHER))
+    latest = only(fake_bot.replies(WATCHER))
+    assert 3000 < len(latest) <= 4096 and latest.endswith("\n…")
+
+
+def test_a_failing_command_is_logged_answered_and_the_bot_goes_on(fake_bot: FakeBotAPI, archive: Any,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    state = state_for(fake_bot, archive)
+    archive.close()  # every query of this command now fails
+    converse(fake_bot, state, fakebot.message("/topics", WATCHER), fakebot.message("/help", ADMIN))
+    assert only(fake_bot.replies(WATCHER)) == "Un problème est survenu ; il a été noté. Réessayez plus tard."
+    assert "/topics" in only(fake_bot.replies(ADMIN))
+    assert "bot command failed" in caplog.text and "ProgrammingError" in caplog.text
+    assert TOKEN not in caplog.text
