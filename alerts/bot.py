@@ -67,7 +67,8 @@ async def start_bot(state: BotState) -> Application | None:
     try:
         await application.initialize()
         await application.start()
-        await application.updater.start_polling(drop_pending_updates=False)  # type: ignore[union-attr]
+        await application.updater.start_polling(  # type: ignore[union-attr]
+            drop_pending_updates=False, error_callback=_polling_failed)
     except InvalidToken:
         log.error("Telegram rejected the bot token: the bot does not answer commands")
         await stop_bot(application)
@@ -82,6 +83,11 @@ async def start_bot(state: BotState) -> Application | None:
         log.warning("could not set the bot's command menu: %s", exc.message)
     log.info("bot @%s answering commands", application.bot.username)
     return application
+
+
+def _polling_failed(exc: TelegramError) -> None:
+    """One line per failed poll (the updater retries by itself), through our logger that hides the token."""
+    log.warning("polling Telegram for commands failed, retrying: %s", exc)
 
 
 async def _announce_commands(application: Application) -> None:

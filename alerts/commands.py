@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 import sqlite_utils
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
@@ -25,6 +25,7 @@ PAGE = 5
 LATEST_MAX = 20
 MUTE_MAX = timedelta(days=30)
 KEPT_SEARCHES = 20
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 @dataclass
@@ -64,7 +65,8 @@ def _lang(update: Update) -> str:
 async def _reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     if update.effective_chat is not None:
         await update.get_bot().send_message(update.effective_chat.id, text, parse_mode=ParseMode.HTML,
-                                            reply_markup=markup, disable_web_page_preview=True)
+                                            reply_markup=markup,
+                                            link_preview_options=NO_PREVIEW)
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

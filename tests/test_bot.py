@@ -292,3 +292,13 @@ def test_a_failing_command_is_logged_answered_and_the_bot_goes_on(fake_bot: Fake
     assert "/topics" in only(fake_bot.replies(ADMIN))
     assert "bot command failed" in caplog.text and "ProgrammingError" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_a_failed_poll_is_logged_in_one_line_and_polling_goes_on(fake_bot: FakeBotAPI, archive: Any,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    fake_bot.script["getUpdates"] = [("500", None)]
+    converse(fake_bot, state_for(fake_bot, archive), fakebot.message("/start", WATCHER))
+    assert "/topics" in only(fake_bot.replies(WATCHER))
+    failures = [r for r in caplog.records if "polling Telegram for commands failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is None
+    assert TOKEN not in caplog.text
