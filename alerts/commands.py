@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 import sqlite_utils
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from alerts import replies
@@ -25,6 +26,7 @@ PAGE = 5
 LATEST_MAX = 20
 MUTE_MAX = timedelta(days=30)
 KEPT_SEARCHES = 20
+CALLBACK_BYTES = 64  # Telegram's limit on a button's callback data
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -95,10 +97,13 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _topics_view(state: BotState, chat_id: int, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
     from_config, subscribed = state.config_topics(chat_id), chats.subscriptions_of(state.archive, chat_id)
     text = replies.topics_text(lang, state.topics, from_config, subscribed)
-    buttons = [[InlineKeyboardButton(f"{'✅' if t.name in subscribed | from_config else '➕'} {t.name}",
-                                     callback_data=f"{'unsub' if t.name in subscribed | from_config else 'sub'}"
-                                                   f":{t.name}"[:64])]
-               for t in state.topics]
+    followed = from_config | subscribed
+    buttons = []
+    for topic in state.topics:
+        on = topic.name in followed
+        data = f"{'unsub' if on else 'sub'}:{topic.name}"
+        if len(data.encode()) <= CALLBACK_BYTES:  # a longer name is still followed with /subscribe
+            buttons.append([InlineKeyboardButton(f"{'✅' if on else '➕'} {topic.name}", callback_data=data)])
     return text, InlineKeyboardMarkup(buttons) if buttons else None
 
 
@@ -158,7 +163,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer(replies.html_to_plain(answer)[:200])
     text, markup = _topics_view(state, chat.id, _lang(update))
     if query.message is not None:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in exc.message:  # a button that changed nothing leaves the list as it is
+                raise
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

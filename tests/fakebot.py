@@ -41,6 +41,7 @@ class FakeBotAPI:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 1
     _next_update_id: int = 0
+    texts: dict[tuple[int, int], str] = field(default_factory=dict)
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -79,6 +80,14 @@ class FakeBotAPI:
                 return 400, {"ok": False, "error_code": 400, "description": self.fail_chats[chat_id]}
             if self.delay:
                 time.sleep(self.delay)
+        if method == "editMessageText":
+            key = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
+            with self._lock:
+                if self.texts.get(key) == params.get("text"):
+                    return 400, {"ok": False, "error_code": 400, "description":
+                                 "Bad Request: message is not modified: specified new message content and "
+                                 "reply markup are exactly the same as a current content"}
+                self.texts[key] = params.get("text", "")
         with self._lock:
             self.calls.append(Call(method, params, ""))
             message_id = self._next_message_id

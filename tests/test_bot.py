@@ -302,3 +302,12 @@ def test_a_failed_poll_is_logged_in_one_line_and_polling_goes_on(fake_bot: FakeB
     failures = [r for r in caplog.records if "polling Telegram for commands failed" in r.getMessage()]
     assert len(failures) == 1 and failures[0].exc_info is None
     assert TOKEN not in caplog.text
+
+
+def test_a_button_that_changes_nothing_leaves_the_list_quietly(fake_bot: FakeBotAPI, archive: Any) -> None:
+    converse(fake_bot, state_for(fake_bot, archive), fakebot.callback("unsub:cloud-souverain", WATCHER),
+             fakebot.callback("unsub:cloud-souverain", WATCHER))
+    answers = [c.params.get("text", "") for c in fake_bot.sent("answerCallbackQuery")]
+    assert len(answers) == 2 and all("config.yaml" in a for a in answers)
+    assert len(fake_bot.sent("editMessageText")) == 1, "the second edit was refused as 'not modified'"
+    assert fake_bot.replies(WATCHER) == [], "and no error message followed"
