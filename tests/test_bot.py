@@ -311,3 +311,12 @@ def test_a_button_that_changes_nothing_leaves_the_list_quietly(fake_bot: FakeBot
     assert len(answers) == 2 and all("config.yaml" in a for a in answers)
     assert len(fake_bot.sent("editMessageText")) == 1, "the second edit was refused as 'not modified'"
     assert fake_bot.replies(WATCHER) == [], "and no error message followed"
+
+
+def test_a_group_an_admin_subscribed_is_let_in(fake_bot: FakeBotAPI, archive: Any) -> None:
+    converse(fake_bot, state_for(fake_bot, archive), fakebot.message("/topics", -1010, 556),
+             fakebot.message("/subscribe@veille_test_bot ia", -1010, ADMIN),
+             fakebot.message("/topics", -1010, 556))
+    refused, subscribed, listed = fake_bot.replies(-1010)
+    assert refused.startswith("Désolé") and subscribed == "Ce chat suit désormais « ia »."
+    assert "<b>ia</b> — Intelligence artificielle (✅ suivi)" in listed
