@@ -25,8 +25,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
 
-from alerts.bot import build_application
+from alerts.bot import build_application, start_bot, stop_bot
+from alerts.commands import BotState
 from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
@@ -119,6 +121,8 @@ class Service:
         self.sender: Sender | None = None
         self.running: set[asyncio.Task[Any]] = set()
         self.delivering = asyncio.Lock()
+        self.bot: Application | None = None
+        self.bot_state = BotState(config.telegram, config.topics, self.archive, config.alerts.timezone)
         self._stamp = self._config_stamp()
 
     async def _tracked(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -153,6 +157,8 @@ class Service:
                     self.sender = await connect(self.config, quiet=True)
                     if self.sender is not None:
                         log.info("Telegram reachable again: delivering queued alerts")
+                        if self.bot is None:
+                            self.bot = await start_bot(self.bot_state)
                 report = await match_and_deliver(self.config, self.archive, self.sender)
             if report:
                 metrics.ALERTS_SENT.inc(report.sent)
@@ -206,6 +212,8 @@ class Service:
             log.warning("storage.path changed: it applies at the next restart")
             new.storage.path = self.config.storage.path
         previous, self.config = self.config, new
+        self.bot_state.telegram, self.bot_state.topics = new.telegram, new.topics
+        self.bot_state.timezone = new.alerts.timezone
         self.schedule(previous)
         log.info("config reloaded: %d sources, %d topics", len(new.sources), len(new.topics))
         return True
@@ -237,9 +245,12 @@ class Service:
             self.scheduler.add_job(self._watch_config, "interval", id="watch-config",
                                    seconds=WATCH_EVERY.total_seconds(), max_instances=1, coalesce=True)
             self.scheduler.start()
+            # the bot answers commands from this same loop; stopped before the archive closes
+            self.bot = await start_bot(self.bot_state)
             log.info("veille running: %d sources, %d topics", len(self.config.sources), len(self.config.topics))
             await self.stopping.wait()
             log.info("stopping: waiting up to %.0fs for %d running crawls", self.grace, len(self.running))
+            await stop_bot(self.bot)
             self.scheduler.shutdown(wait=False)
             if self.running:
                 await asyncio.wait(set(self.running), timeout=self.grace)
