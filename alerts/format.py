@@ -43,12 +43,13 @@ def snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
     sentences = [s for s in _SENTENCE.split(" ".join(text.split())) if s]
     chosen = next((s for s in sentences if any(stem(fold(w)) in wanted for w in _WORD.findall(s))),
                   sentences[0] if sentences else "")
-    chosen = _shorten(chosen, SNIPPET_CHARS)
+    chosen = shorten(chosen, SNIPPET_CHARS)
     spans = [(m.start(), m.end()) for m in _WORD.finditer(chosen) if stem(fold(m.group())) in wanted]
     return chosen, spans
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
@@ -65,7 +66,7 @@ def _bold(text: str, spans: list[tuple[int, int]]) -> str:
 def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
                   also_in: list[str] | None = None) -> Message:
     """The alert for one outbox row (article title, url, source, published, text, topic)."""
-    title = _shorten(row["title"] or row["url"], TITLE_CHARS)
+    title = shorten(row["title"] or row["url"], TITLE_CHARS)
     when = local_time(row.get("published"), timezone)
     meta = " · ".join(p for p in (row["source"], when) if p)
     text, spans = snippet(row.get("text") or "", terms)

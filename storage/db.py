@@ -128,10 +128,21 @@ def _m002_chats(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_outbox_delivery(db: sqlite_utils.Database) -> None:
+    # how a sent row went out: alone ('alert'), in a digest, or folded into an "N more" message
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN delivery TEXT;
+        CREATE INDEX outbox_chat_sent ON outbox(chat_id, sent_at);
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
+    6: _m006_outbox_delivery,
 }
 
 

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, TelegramError
 
 from alerts.bot import build_application
+from alerts.config import DeliveryRules
 from alerts.dispatcher import ConsoleSender, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
@@ -55,7 +56,8 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
     if queued:
         log.info("%d alerts queued", queued)
     if sender is not None:
-        await deliver(archive, sender, config.alerts.timezone, patience=patience)
+        rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
+        await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
 
 
 async def crawl_once(config: Config) -> list[CrawlReport]:
