@@ -127,8 +127,8 @@ class _Pass:
             message_id = await self.sender.send(chat_id, message)
         except DeliveryError as exc:
             _record_failure(self.db, chat_id, ids, max(r["attempts"] for r in rows), exc, self.report)
-            # a chat in trouble waits for the next pass, so that it cannot hold the others up
-            self.troubled.add(chat_id)
+            if not exc.permanent:  # a chat in trouble waits for a later pass, not to hold the others up
+                self.troubled.add(chat_id)
             return False
         outbox.mark_sent(self.db, ids, message_id, delivery)
         self.report.sent += 1
