@@ -12,7 +12,7 @@ from alerts.config import AlertsConfig, ChatDelivery, DeliveryRules, Policy
 from alerts.dispatcher import ConsoleSender, DispatchReport, dispatch, route
 from alerts.format import Message
 from alerts.schedule import Digest, QuietHours
-from storage import chats
+from storage import articles, chats
 from tests.conftest import write_config
 from tests.outbox_helpers import archive, queue, states
 from veille.config import ConfigError, load
@@ -153,3 +153,21 @@ def test_a_muted_chat_keeps_its_alerts_until_the_mute_ends(tmp_path: Path) -> No
     assert states(db)["pending"] == 2
     chats.unmute(db, 7)
     assert [m.split("\n")[0] for m in run(tmp_path, DeliveryRules(), datetime.now(UTC))[1]] == ["7", "7"]
+
+
+def test_an_alert_names_the_other_outlets_that_carried_it(tmp_path: Path) -> None:
+    db = archive(tmp_path)
+    (article_id,) = queue(db, 1, [7])
+    url = "http://127.0.0.1/articles/journal-cloud-0-1"
+    articles.store(db, {"source": "autre-journal", "url": url + "?from=autre", "canonical_url": url,
+                        "title": "Cloud souverain 0", "text": ""})
+    assert sorted(articles.get(db, article_id)["sources"]) == ["autre-journal", "journal"]
+    (message,) = run(tmp_path, DeliveryRules(), datetime.now(UTC))[1]
+    assert "Aussi dans : autre-journal" in message
+
+
+def test_every_delivery_setting_is_documented() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Alert delivery", 1)[1].split("\n## ", 1)[0]
+    keys = set(AlertsConfig.model_fields) | set(ChatDelivery.model_fields) | {"chats"}
+    assert {k for k in keys if f"{k}:" not in section} == set()
