@@ -149,5 +149,6 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 def failures(db: sqlite_utils.Database, limit: int = 20) -> Iterator[dict[str, Any]]:
     """The most recent alerts given up on, with their reason."""
-    return db.query("SELECT id, chat_id, topic, last_error FROM outbox WHERE state = 'failed'"
-                    " ORDER BY id DESC LIMIT ?", [limit])
+    return db.query("SELECT outbox.id, chat_id, topic, last_error, articles.title FROM outbox"
+                    " JOIN articles ON articles.id = outbox.article_id WHERE state = 'failed'"
+                    " ORDER BY outbox.id DESC LIMIT ?", [limit])

@@ -73,3 +73,4 @@ def test_chat_not_found_fails_for_good_and_shows_in_status(tmp_path: Path, fake_
     assert status.returncode == 0, status.stderr
     assert "2 failed" in status.stdout
     assert status.stdout.lower().count("chat not found") == 2
+    assert "to chat -1002 (cloud, 'Cloud souverain 1')" in status.stdout
