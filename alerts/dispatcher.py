@@ -118,7 +118,8 @@ class _Pass:
 
     @property
     def hour_ago(self) -> str:
-        return (self.now - timedelta(hours=1)).replace(microsecond=0).isoformat()
+        # compared as text with the stored UTC stamps, so it must be written in UTC too
+        return (self.now.astimezone(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
 
     async def send(self, chat_id: int, message: Message, rows: list[dict], delivery: str) -> bool:
         """Send one message; mark its rows sent the moment it is accepted, or record why not."""
