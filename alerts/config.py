@@ -1,12 +1,27 @@
 """The `alerts:`, `topics:` and `telegram:` sections of config.yaml."""
 
 import os
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Self
+from typing import Annotated, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
+from alerts.schedule import Digest, QuietHours
 from storage.units import Duration
+
+DigestSchedule = Annotated[Digest, BeforeValidator(Digest.parse), PlainSerializer(str)]
+QuietWindow = Annotated[QuietHours, BeforeValidator(QuietHours.parse), PlainSerializer(str)]
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 
@@ -18,6 +33,28 @@ class AlertsConfig(BaseModel):
 
     max_age: Duration = timedelta(hours=48)
     timezone: str = "Europe/Paris"
+    digest: DigestSchedule | None = None
+    quiet_hours: QuietWindow | None = None
+    max_per_hour: int | None = Field(default=30, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not a time zone: write it like Europe/Paris") from None
+        return name
+
+
+class ChatDelivery(BaseModel):
+    """How one chat wants its alerts, overriding `alerts:` and the topic (under `telegram.chats:`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    digest: DigestSchedule | None = None
+    quiet_hours: QuietWindow | None = None
+    max_per_hour: int | None = Field(default=None, ge=1)
 
 
 class Topic(BaseModel):
@@ -31,6 +68,7 @@ class Topic(BaseModel):
     require: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     chats: list[int] = Field(default_factory=list)
+    digest: DigestSchedule | None = None
 
     @field_validator("keywords", "require", "exclude")
     @classmethod
@@ -57,6 +95,7 @@ class TelegramConfig(BaseModel):
     timeout: Duration = timedelta(seconds=20)
     allowed_chats: list[int] = Field(default_factory=list)
     admins: list[int] = Field(default_factory=list)
+    chats: dict[int, ChatDelivery] = Field(default_factory=dict)
 
     def resolved_token(self) -> str | None:
         """TELEGRAM_BOT_TOKEN, else telegram.token, else None (console delivery)."""
@@ -66,3 +105,35 @@ class TelegramConfig(BaseModel):
     def resolved_api_url(self) -> str:
         """TELEGRAM_API_URL, else telegram.api_url."""
         return os.environ.get("TELEGRAM_API_URL") or self.api_url
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What applies to one (chat, topic): a digest or not, quiet hours, the hourly cap."""
+
+    digest: Digest | None = None
+    quiet_hours: QuietHours | None = None
+    max_per_hour: int | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRules:
+    """The delivery settings of the whole config, to look up the policy of a chat and topic."""
+
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    topic_digests: dict[str, Digest] = field(default_factory=dict)
+    chats: dict[int, ChatDelivery] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, alerts: AlertsConfig, topics: list[Topic], telegram: TelegramConfig) -> "DeliveryRules":
+        """Gather the `digest:`, `quiet_hours:` and `max_per_hour:` keys from where they are written."""
+        return cls(alerts=alerts, chats=telegram.chats,
+                   topic_digests={t.name: t.digest for t in topics if t.digest is not None})
+
+    def policy(self, chat_id: int, topic: str) -> Policy:
+        """The chat's own setting, else the topic's (digest only), else the `alerts:` default."""
+        chat = self.chats.get(chat_id) or ChatDelivery()
+        return Policy(
+            digest=chat.digest or self.topic_digests.get(topic) or self.alerts.digest,
+            quiet_hours=chat.quiet_hours or self.alerts.quiet_hours,
+            max_per_hour=chat.max_per_hour or self.alerts.max_per_hour)

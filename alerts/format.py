@@ -12,6 +12,7 @@ from alerts.text import fold, stem
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300
 TITLE_CHARS = 300
+OUTLETS_SHOWN = 10
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 _WORD = re.compile(r"[^\W_]+")
 
@@ -43,12 +44,13 @@ def snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
     sentences = [s for s in _SENTENCE.split(" ".join(text.split())) if s]
     chosen = next((s for s in sentences if any(stem(fold(w)) in wanted for w in _WORD.findall(s))),
                   sentences[0] if sentences else "")
-    chosen = _shorten(chosen, SNIPPET_CHARS)
+    chosen = shorten(chosen, SNIPPET_CHARS)
     spans = [(m.start(), m.end()) for m in _WORD.finditer(chosen) if stem(fold(m.group())) in wanted]
     return chosen, spans
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
@@ -62,20 +64,32 @@ def _bold(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def outlets(names: list[str], shown: int = OUTLETS_SHOWN) -> str:
+    """`Aussi dans : A, B et 3 autres`, or '' when no other outlet carried it."""
+    if not names:
+        return ""
+    more = len(names) - shown
+    return f"Aussi dans : {', '.join(names[:shown])}" + (f" et {more} autres" if more > 0 else "")
+
+
 def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
                   also_in: list[str] | None = None) -> Message:
-    """The alert for one outbox row (article title, url, source, published, text, topic)."""
-    title = _shorten(row["title"] or row["url"], TITLE_CHARS)
+    """The alert for one outbox row (article title, url, source, published, text, topic).
+
+    Every part is bounded, and the parts least needed go first when the whole would pass Telegram's limit.
+    """
+    title = shorten(row["title"] or row["url"], TITLE_CHARS)
     when = local_time(row.get("published"), timezone)
     meta = " · ".join(p for p in (row["source"], when) if p)
     text, spans = snippet(row.get("text") or "", terms)
-    others = f"Aussi dans : {', '.join(also_in)}" if also_in else ""
-    head = (f'<b><a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a></b>\n'
-            f"{html.escape(meta)}\n#{html.escape(row['topic'])}")
-    tail = f"\n{html.escape(others)}" if others else ""
-    body = _bold(text, spans) if text else ""
-    if len(head) + len(body) + len(tail) + 2 > TELEGRAM_LIMIT:  # a huge URL: keep the link, drop the rest
-        body, tail = "", ""
-    html_text = "\n\n".join(p for p in (head, body) if p) + tail
+    others = outlets(also_in or [])
+    link = f'<a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a>'
+    if len(link) > TELEGRAM_LIMIT // 2:  # a huge URL: the title stays, unlinked
+        link = html.escape(title)
+    head = f"<b>{link}</b>\n{html.escape(meta)}\n#{html.escape(row['topic'])}"
+    parts = [head, _bold(text, spans) if text else "", html.escape(others)]
+    while len("\n\n".join(p for p in parts if p)) > TELEGRAM_LIMIT and len(parts) > 1:
+        parts.pop()
+    html_text = "\n\n".join(p for p in parts if p)
     plain = "\n".join(p for p in (title, row["url"], meta, f"#{row['topic']}", text, others) if p)
     return Message(html=html_text, plain=plain)

@@ -133,11 +133,22 @@ def _m005_source_backoff(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN next_attempt TEXT")
 
 
+def _m006_outbox_delivery(db: sqlite_utils.Database) -> None:
+    # how a sent row went out: alone ('alert'), in a digest, or folded into an "N more" message
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN delivery TEXT;
+        CREATE INDEX outbox_chat_sent ON outbox(chat_id, sent_at);
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
     5: _m005_source_backoff,
+    6: _m006_outbox_delivery,
 }
 
 

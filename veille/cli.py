@@ -117,8 +117,8 @@ def status(config_path: Path, as_json: bool) -> None:
     counts = report["outbox"]
     click.echo(f"alerts: {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed")
     for failed in report["failed_alerts"]:
-        click.echo(f"  failed alert {failed['id']} to chat {failed['chat_id']} ({failed['topic']}): "
-                   f"{failed['last_error']}")
+        click.echo(f"  failed alert {failed['id']} to chat {failed['chat_id']} ({failed['topic']}, "
+                   f"{failed['title'][:60]!r}): {failed['last_error']}")
 
 
 @main.group(name="config")

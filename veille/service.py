@@ -29,6 +29,7 @@ from telegram.ext import Application
 
 from alerts.bot import build_application, start_bot, stop_bot
 from alerts.commands import BotState
+from alerts.config import DeliveryRules
 from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
@@ -84,7 +85,8 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
         log.info("%d alerts queued", queued)
     if sender is None:
         return None
-    return await deliver(archive, sender, config.alerts.timezone, patience=patience)
+    rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
+    return await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
 
 
 async def crawl_once(config: Config) -> list[CrawlReport]:

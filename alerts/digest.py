@@ -1,0 +1,74 @@
+"""Summary messages: a digest of the stories since the last one, and the "N more" past a chat's hourly cap.
+
+Each message lists one line per alert and stays under Telegram's limit: a long list is split into several
+messages, each carrying the ids of the outbox rows it covers so that each part is marked sent on its own.
+"""
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.format import TELEGRAM_LIMIT, TITLE_CHARS, Message, local_time, shorten
+
+
+@dataclass(frozen=True)
+class Part:
+    """One summary message and the outbox rows it delivers."""
+
+    message: Message
+    row_ids: list[int]
+
+
+def _line(row: dict[str, Any], timezone: str) -> tuple[str, str]:
+    title = shorten(row["title"] or row["url"], TITLE_CHARS)
+    meta = " · ".join(p for p in (row["source"], local_time(row.get("published"), timezone),
+                                  f"#{row['topic']}") if p)
+    url = html.escape(row["url"], quote=True)
+    return (f'• <a href="{url}">{html.escape(title)}</a> — {html.escape(meta)}',
+            f"• {title} — {meta}\n  {row['url']}")
+
+
+def summary(rows: list[dict[str, Any]], heading: str, timezone: str,
+            limit: int = TELEGRAM_LIMIT) -> list[Part]:
+    """`heading` then one line per row (one per story: a story seen by several topics is listed once)."""
+    parts: list[Part] = []
+    html_lines: list[str] = []
+    plain_lines: list[str] = []
+    ids: list[int] = []
+    seen: set[int] = set()
+
+    def flush() -> None:
+        if ids:
+            count = f" ({len(parts) + 1})" if parts else ""
+            parts.append(Part(Message(html=f"<b>{html.escape(heading)}{count}</b>\n" + "\n".join(html_lines),
+                                      plain=f"{heading}{count}\n" + "\n".join(plain_lines)), list(ids)))
+        html_lines.clear()
+        plain_lines.clear()
+        ids.clear()
+
+    for row in rows:
+        if row["story_id"] in seen:  # listed already: delivered by the same message
+            ids.append(row["id"])
+            continue
+        seen.add(row["story_id"])
+        html_line, plain_line = _line(row, timezone)
+        if len(html_line) > limit - 200:  # a huge URL: keep the title, drop the link
+            html_line = "• " + html.escape(shorten(row["title"] or "?", TITLE_CHARS))
+        size = len(heading) + 20 + sum(len(x) + 1 for x in html_lines) + len(html_line)
+        if html_lines and size > limit:
+            flush()
+        html_lines.append(html_line)
+        plain_lines.append(plain_line)
+        ids.append(row["id"])
+    flush()
+    return parts
+
+
+def digest_heading(count: int) -> str:
+    """The first line of a digest."""
+    return f"Résumé : {count} article{'s' if count > 1 else ''}"
+
+
+def folded_heading(count: int) -> str:
+    """The first line of the message that folds the alerts past a chat's hourly cap."""
+    return f"+ {count} autre{'s' if count > 1 else ''} alerte{'s' if count > 1 else ''} cette heure-ci"
