@@ -22,6 +22,8 @@ class CrawlConfig(BaseModel):
     concurrency_per_domain: int = Field(default=2, ge=1)
     delay: Duration = timedelta(seconds=0.5)
     obey_robots: bool = True
+    # query parameters dropped from URLs on top of the usual trackers (utm_*, fbclid, gclid, xtor, at_*...)
+    tracking_params: list[str] = Field(default_factory=list)
 
 
 class Source(BaseModel):

@@ -29,4 +29,5 @@ def crawl_settings(defaults: CrawlConfig, source: Source) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "WARNING",
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
+        "VEILLE_TRACKING_PARAMS": defaults.tracking_params,
     }

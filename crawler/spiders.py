@@ -14,7 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.canonical import canonical_url
+from crawler.canonical import article_url, canonical_url, tracking_params
 from crawler.config import Source
 from crawler.extract import extract
 from crawler.feeds import Entry, FeedError, parse_feed
@@ -38,6 +38,11 @@ class SourceSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._on_error, signal=scrapy.signals.spider_error)
         return spider
+
+    @property
+    def tracking(self) -> frozenset[str]:
+        """The extra tracking parameters of config's `crawl.tracking_params`."""
+        return tracking_params(self.settings.getlist("VEILLE_TRACKING_PARAMS"))
 
     def _on_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
         self.errors.append(f"{response.url}: {failure.getErrorMessage()}")
@@ -68,7 +73,7 @@ class SourceSpider(scrapy.Spider):
             return
         health.save_validators(self.archive, self.source.name,
                                _header(response, "ETag"), _header(response, "Last-Modified"))
-        by_url = {canonical_url(response.urljoin(e.link)): e for e in entries}
+        by_url = {canonical_url(response.urljoin(e.link), self.tracking): e for e in entries}
         held = articles.known(self.archive, self.source.name, by_url,
                               [e.guid for e in entries if e.guid])
         for url, entry in by_url.items():
@@ -89,7 +94,8 @@ class SourceSpider(scrapy.Spider):
         yield ArticleItem(
             source=self.source.name,
             url=response.url,
-            canonical_url=canonical_url(entry.link),
+            canonical_url=article_url(entry.link, found.canonical, self.tracking),
+            aliases=[canonical_url(entry.link, self.tracking)],
             guid=entry.guid,
             title=entry.title or found.title or "",
             text=found.text,
@@ -105,7 +111,7 @@ class SourceSpider(scrapy.Spider):
         yield self._from_feed(entry, entry.link)
 
     def _from_feed(self, entry: Entry, url: str) -> ArticleItem:
-        return ArticleItem(source=self.source.name, url=url, canonical_url=canonical_url(entry.link),
+        return ArticleItem(source=self.source.name, url=url, canonical_url=canonical_url(entry.link, self.tracking),
                            guid=entry.guid, title=entry.title, text=entry.summary, author=entry.author,
                            published=entry.published, full_text=False)
 

@@ -128,10 +128,41 @@ def _m002_chats(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_stories(db: sqlite_utils.Database) -> None:
+    # Stories are persistent: each article's MinHash signature and its LSH band keys live here, so that
+    # finding a story's candidates is an indexed lookup whatever the archive's size, after any restart.
+    db.executescript(
+        """
+        CREATE TABLE article_urls (
+            url TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO article_urls SELECT canonical_url, id FROM articles;
+        UPDATE articles SET story_id = id WHERE story_id IS NULL;
+
+        CREATE TABLE story_signatures (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+            signature BLOB NOT NULL
+        );
+        CREATE TABLE story_bands (
+            key INTEGER NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            PRIMARY KEY (key, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX story_bands_article ON story_bands(article_id);
+        CREATE TABLE story_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
+    3: _m003_stories,
 }
 
 

@@ -16,7 +16,7 @@ from alerts.bot import build_application
 from alerts.dispatcher import ConsoleSender, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
-from storage import open_archive
+from storage import open_archive, stories
 from veille.config import Config
 
 log = logging.getLogger("veille")
@@ -58,9 +58,16 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
         await deliver(archive, sender, config.alerts.timezone, patience=patience)
 
 
+def open_for_crawl(config: Config) -> sqlite_utils.Database:
+    """The archive, set to group stories at the configured `dedup.threshold`."""
+    archive = open_archive(config.storage.path)
+    stories.configure(archive, config.dedup.threshold)
+    return archive
+
+
 async def crawl_once(config: Config) -> list[CrawlReport]:
     """Every source once, then match and deliver: `veille crawl`."""
-    archive = open_archive(config.storage.path)
+    archive = open_for_crawl(config)
     try:
         reports = await crawl_all(config.sources, config.crawl, archive)
         async with sender_for(config) as sender:
@@ -75,7 +82,7 @@ class Service:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.archive = open_archive(config.storage.path)
+        self.archive = open_for_crawl(config)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.stopping = asyncio.Event()
         self.sender: Sender | None = None
