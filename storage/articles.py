@@ -102,7 +102,7 @@ def store(db: sqlite_utils.Database, item: Mapping[str, Any]) -> Stored:
         if existing is None:
             article_id = int(db.table("articles").insert(
                 {**row, "content_hash": digest, "fetched_at": now}).last_pk or 0)
-            stories.assign(db, article_id, row["text"])
+            stories.assign(db, article_id, row["text"], row["title"])
             _carried(db, article_id, row, urls, now)
             return Stored(article_id, new=True)
         held, same = existing
@@ -113,7 +113,7 @@ def store(db: sqlite_utils.Database, item: Mapping[str, Any]) -> Stored:
             changes = {k: row[k] for k in ("title", "text", "author", "language") if row[k]}
             db.table("articles").update(article_id, {**changes, "content_hash": digest} if new_text else changes)
             if new_text:
-                stories.resign(db, article_id, row["text"])
+                stories.resign(db, article_id, row["text"], row["title"] or held["title"])
         _carried(db, article_id, row, urls, now)
         return Stored(article_id, new=False, updated=updated)
 
