@@ -30,6 +30,8 @@ MAX_CANDIDATES = 50  # signatures compared per article, whatever the archive's s
 DEFAULT_THRESHOLD = 0.6
 
 _WORD = re.compile(r"\w+")
+# combining diacritical marks, dropped after NFKD: "é" -> "e" (a translate table runs in C)
+_MARKS = dict.fromkeys(range(0x300, 0x370))
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,10 @@ def scheme_for(threshold: float) -> Scheme:
 
 def words(text: str) -> list[str]:
     """The text's words, case- and accent-folded."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return _WORD.findall("".join(c for c in folded if not unicodedata.combining(c)))
+    return _WORD.findall(unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS))
+
+
+_EMPTY = MinHash(num_perm=NUM_PERM, seed=1)  # copied, not rebuilt: its permutations cost more than hashing
 
 
 def signature(text: str, title: str = "") -> np.ndarray | None:
@@ -70,7 +74,7 @@ def signature(text: str, title: str = "") -> np.ndarray | None:
     if len(tokens) < MIN_WORDS:
         return None
     shingles = {" ".join(tokens[i:i + SHINGLE]).encode() for i in range(len(tokens) - SHINGLE + 1)}
-    minhash = MinHash(num_perm=NUM_PERM, seed=1)
+    minhash = _EMPTY.copy()
     minhash.update_batch(list(shingles))
     return np.asarray(minhash.hashvalues, dtype=np.uint32)
 
