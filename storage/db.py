@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage import stories
 from storage.errors import StorageError
 
 
@@ -156,6 +157,9 @@ def _m003_stories(db: sqlite_utils.Database) -> None:
         );
         """
     )
+    # articles stored before stories existed get their signatures, so that later copies can join them
+    for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
+        stories.resign(db, article_id, text, title)
 
 
 # Numbered, never renumbered: a new migration takes the next free number.

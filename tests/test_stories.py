@@ -11,6 +11,7 @@ import yaml
 from alerts.config import Topic
 from alerts.matcher import match_pending
 from storage import articles, open_archive, stories
+from storage import db as db_module
 from veille.config import ConfigError, load
 
 WIRE = [
@@ -157,3 +158,20 @@ def test_dedup_threshold_and_tracking_params_are_config_keys(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert caught.value.problems == ["dedup.threshold: Input should be less than 1"]
+
+
+def test_an_archive_from_before_stories_is_indexed_by_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for number in (1, 2):
+        db_module.MIGRATIONS[number](old)
+    old.execute("CREATE TABLE _migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
+    old.execute("INSERT INTO _migrations VALUES (1, 'then'), (2, 'then')")
+    old.execute("INSERT INTO articles (id, source, url, canonical_url, title, text, fetched_at, story_id)"
+                " VALUES (1, 'afp', 'https://afp.fr/1?x', 'https://afp.fr/1', 'T', ?, 'then', 1)", ["\n".join(WIRE)])
+    old.conn.commit()
+    old.close()
+    db = open_archive(path)
+    assert articles.known(db, "b", ["https://afp.fr/1"], []) == {"https://afp.fr/1"}
+    later = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE)))
+    assert articles.get(db, later.article_id)["story_id"] == 1

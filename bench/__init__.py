@@ -1,1 +1,0 @@
-"""Benchmarks: each module runnable as `python -m bench.<name>`, printing a small table."""
