@@ -55,8 +55,13 @@ def same_site(a: str, b: str) -> bool:
 
 def article_url(link: str, page_canonical: str | None, extra_tracking: frozenset[str] = frozenset()) -> str:
     """An article's canonical URL: the page's declared canonical when it is an http(s) URL on the same
-    site as the link (a page cannot claim another site's article), else the link's."""
+    site as the link (a page cannot claim another site's article), else the link's.
+
+    A canonical pointing at the site's home page is ignored: some sites declare it on every page, and
+    taking it would make all their articles one.
+    """
     if page_canonical and urlsplit(page_canonical).scheme in ("http", "https") \
-            and same_site(link, page_canonical):
+            and same_site(link, page_canonical) \
+            and (urlsplit(page_canonical).path.strip("/") or not urlsplit(link).path.strip("/")):
         return canonical_url(page_canonical, extra_tracking)
     return canonical_url(link, extra_tracking)

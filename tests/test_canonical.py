@@ -35,3 +35,9 @@ def test_the_pages_canonical_wins_only_on_the_same_site() -> None:
     assert article_url(link, "https://elsewhere.com/article") == "https://www.example.fr/2024/article"
     assert article_url(link, None) == "https://www.example.fr/2024/article"
     assert article_url(link, "javascript:void(0)") == "https://www.example.fr/2024/article"
+
+
+def test_a_canonical_pointing_at_the_home_page_is_ignored() -> None:
+    link = "https://www.example.fr/2024/article"
+    assert article_url(link, "https://www.example.fr/") == link
+    assert article_url(link, "https://www.example.fr") == link
