@@ -42,6 +42,8 @@ class CrawlConfig(BaseModel):
     max_backoff: Duration = timedelta(hours=6)
     max_articles: int = Field(default=200, ge=1)
     recent: Duration = timedelta(days=3)
+    # query parameters dropped from URLs on top of the usual trackers (utm_*, fbclid, gclid, xtor, at_*...)
+    tracking_params: list[str] = Field(default_factory=list)
 
 
 class Source(BaseModel):

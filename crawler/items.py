@@ -1,6 +1,6 @@
 """The item a spider yields for each article, handed by the pipeline to storage."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -18,6 +18,7 @@ class ArticleItem:
     published: str | None = None
     language: str | None = None
     full_text: bool = True
+    aliases: list[str] = field(default_factory=list)  # other canonical URLs it is known under (the feed's link)
 
     def as_row(self) -> dict[str, Any]:
         """The item as a mapping of article fields for storage."""

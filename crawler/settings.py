@@ -40,4 +40,5 @@ def crawl_settings(defaults: CrawlConfig, source: Source) -> dict[str, Any]:
             "crawler.middlewares.PatientRetryMiddleware": 550,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
+        "VEILLE_TRACKING_PARAMS": defaults.tracking_params,
     }

@@ -21,7 +21,7 @@ from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from crawler.addresses import WEB_SCHEMES
-from crawler.canonical import canonical_url
+from crawler.canonical import article_url, canonical_url, tracking_params
 from crawler.config import CrawlConfig, Source
 from crawler.entries import html_to_text
 from crawler.extract import extract
@@ -54,6 +54,11 @@ class SourceSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._on_error, signal=scrapy.signals.spider_error)
         return spider
+
+    @property
+    def tracking(self) -> frozenset[str]:
+        """The extra tracking parameters of config's `crawl.tracking_params`."""
+        return tracking_params(self.settings.getlist("VEILLE_TRACKING_PARAMS"))
 
     def _on_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
         self.errors.append(f"{response.url}: {failure.getErrorMessage()}")
@@ -153,7 +158,7 @@ class SourceSpider(scrapy.Spider):
         for entry in entries:
             link = response.urljoin(entry.link)
             if link.split(":", 1)[0].lower() in WEB_SCHEMES:
-                by_url.setdefault(canonical_url(link), dataclasses.replace(entry, link=link))
+                by_url.setdefault(canonical_url(link, self.tracking), dataclasses.replace(entry, link=link))
         held: set[str] = set()
         if self.archive is not None and not self.dry_run:
             held = articles.known(self.archive, self.source.name, by_url, [e.guid for e in entries if e.guid])
@@ -177,7 +182,8 @@ class SourceSpider(scrapy.Spider):
         yield ArticleItem(
             source=self.source.name,
             url=response.url,
-            canonical_url=canonical_url(entry.link),
+            canonical_url=article_url(entry.link, found.canonical, self.tracking),
+            aliases=[canonical_url(entry.link, self.tracking)],
             guid=entry.guid,
             title=entry.title or found.title or "",
             text=found.text,
@@ -195,7 +201,7 @@ class SourceSpider(scrapy.Spider):
         yield self._from_feed(entry, entry.link)
 
     def _from_feed(self, entry: Entry, url: str) -> ArticleItem:
-        return ArticleItem(source=self.source.name, url=url, canonical_url=canonical_url(entry.link),
+        return ArticleItem(source=self.source.name, url=url, canonical_url=canonical_url(entry.link, self.tracking),
                            guid=entry.guid, title=entry.title, text=entry.summary, author=entry.author,
                            published=entry.published, full_text=False)
 

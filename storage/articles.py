@@ -2,7 +2,10 @@
 
 An article is the same as one already stored when it has the same canonical URL, the same GUID within
 its source, or the same normalised text. The copy is not stored again; the source that carried it is
-remembered in `article_sources`.
+remembered in `article_sources`, and every canonical URL it was seen under (the page's own canonical, the
+feed's link, another outlet's URL for the same text) in `article_urls`, so that crawlers can skip it.
+
+A new article joins its story (see storage.stories): `story_id` is the id of the story's first article.
 """
 
 import hashlib
@@ -13,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage import stories
 from storage.db import now_iso
 
 _SPACE = re.compile(r"\W+")
@@ -40,13 +44,14 @@ def content_hash(text: str) -> str | None:
 
 
 def known(db: sqlite_utils.Database, source: str, urls: Iterable[str], guids: Iterable[str]) -> set[str]:
-    """Which of these canonical URLs and GUIDs (of `source`) the archive already holds."""
+    """Which of these canonical URLs (under any of which an article was seen) and GUIDs (of `source`)
+    the archive already holds."""
     found: set[str] = set()
     urls, guids = list(urls), list(guids)
     for chunk in _chunks(urls):
         marks = ",".join("?" * len(chunk))
         found.update(r[0] for r in db.execute(
-            f"SELECT canonical_url FROM articles WHERE canonical_url IN ({marks})", chunk))
+            f"SELECT url FROM article_urls WHERE url IN ({marks})", chunk))
     for chunk in _chunks(guids):
         marks = ",".join("?" * len(chunk))
         found.update(r[0] for r in db.execute(
@@ -59,56 +64,65 @@ def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
         yield values[start:start + size]
 
 
-def _find_existing(db: sqlite_utils.Database, item: Mapping[str, Any], digest: str | None) -> dict | None:
-    queries: list[tuple[str, list[Any]]] = [
-        ("canonical_url = ?", [item["canonical_url"]]),
+def _find_existing(db: sqlite_utils.Database, row: Mapping[str, Any], urls: list[str],
+                   digest: str | None) -> tuple[dict[str, Any], bool] | None:
+    """The stored article this one is a copy of, and whether it is the same article (URL or GUID) rather
+    than the same text published elsewhere."""
+    marks = ",".join("?" * len(urls))
+    queries: list[tuple[str, list[Any], bool]] = [
+        (f"id = (SELECT article_id FROM article_urls WHERE url IN ({marks}) LIMIT 1)", urls, True),
     ]
-    if item.get("guid"):
-        queries.append(("source = ? AND guid = ?", [item["source"], item["guid"]]))
+    if row.get("guid"):
+        queries.append(("source = ? AND guid = ?", [row["source"], row["guid"]], True))
     if digest:
-        queries.append(("content_hash = ?", [digest]))
-    for where, params in queries:
-        rows = list(db.query(f"SELECT id, title, text, canonical_url FROM articles WHERE {where} LIMIT 1",
-                             params))
-        if rows:
-            return rows[0]
+        queries.append(("content_hash = ?", [digest], False))
+    for where, params, same in queries:
+        found = list(db.query(f"SELECT id, title, text FROM articles WHERE {where} LIMIT 1", params))
+        if found:
+            return found[0], same
     return None
 
 
 def store(db: sqlite_utils.Database, item: Mapping[str, Any]) -> Stored:
-    """Store one article (a mapping with ARTICLE_FIELDS), or record its source on the copy already held.
+    """Store one article (a mapping with ARTICLE_FIELDS, and optionally `aliases`: other canonical URLs
+    it is known under), or record its source and URLs on the copy already held.
 
-    The same URL with a new title or text updates the stored article; it keeps its matched state, so it
-    is never alerted twice.
+    The same article (URL or GUID) with a new title or text updates the stored one; it keeps its story and
+    its matched state, so it is never alerted twice.
     """
     row: dict[str, Any] = {field: item.get(field) for field in ARTICLE_FIELDS}
     row["title"] = str(row["title"] or "")
     row["text"] = str(row["text"] or "")
     row["full_text"] = int(bool(row["full_text"]))
+    urls = list(dict.fromkeys([row["canonical_url"], *item.get("aliases", ())]))
     digest = content_hash(row["text"])
     now = now_iso()
     with db.atomic():
-        existing = _find_existing(db, row, digest)
+        existing = _find_existing(db, row, urls, digest)
         if existing is None:
             article_id = int(db.table("articles").insert(
                 {**row, "content_hash": digest, "fetched_at": now}).last_pk or 0)
-            db.execute("UPDATE articles SET story_id = id WHERE id = ?", [article_id])
-            _carried(db, article_id, row, now)
+            stories.assign(db, article_id, row["text"], row["title"])
+            _carried(db, article_id, row, urls, now)
             return Stored(article_id, new=True)
-        article_id = existing["id"]
-        updated = existing["canonical_url"] == row["canonical_url"] and (
-            (row["title"] and row["title"] != existing["title"])
-            or (row["text"] and row["text"] != existing["text"]))
+        held, same = existing
+        article_id = int(held["id"])
+        new_text = bool(row["text"]) and row["text"] != held["text"]
+        updated = same and ((bool(row["title"]) and row["title"] != held["title"]) or new_text)
         if updated:
             changes = {k: row[k] for k in ("title", "text", "author", "language") if row[k]}
-            db.table("articles").update(article_id, {**changes, "content_hash": digest})
-        _carried(db, article_id, row, now)
-        return Stored(int(article_id), new=False, updated=bool(updated))
+            db.table("articles").update(article_id, {**changes, "content_hash": digest} if new_text else changes)
+            if new_text:
+                stories.resign(db, article_id, row["text"], row["title"] or held["title"])
+        _carried(db, article_id, row, urls, now)
+        return Stored(article_id, new=False, updated=updated)
 
 
-def _carried(db: sqlite_utils.Database, article_id: int, row: Mapping[str, Any], now: str) -> None:
+def _carried(db: sqlite_utils.Database, article_id: int, row: Mapping[str, Any], urls: list[str],
+             now: str) -> None:
     db.execute("INSERT OR IGNORE INTO article_sources VALUES (?, ?, ?, ?)",
                [article_id, row["source"], row["url"], now])
+    db.conn.executemany("INSERT OR IGNORE INTO article_urls VALUES (?, ?)", [(u, article_id) for u in urls])
 
 
 def get(db: sqlite_utils.Database, article_id: int) -> dict[str, Any]:

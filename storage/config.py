@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StorageConfig(BaseModel):
@@ -11,3 +11,13 @@ class StorageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Path("data/veille.db")
+
+
+class DedupConfig(BaseModel):
+    """How alike two texts must be to count as one story (the `dedup:` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The estimated Jaccard similarity of their word 3-shingles: 0.6 groups light rewrites (another title,
+    # an added paragraph, other boilerplate) and keeps apart articles that only share a topic.
+    threshold: float = Field(default=0.6, gt=0.0, lt=1.0)

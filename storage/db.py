@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage import stories
 from storage.errors import StorageError
 
 
@@ -128,6 +129,39 @@ def _m002_chats(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_stories(db: sqlite_utils.Database) -> None:
+    # Stories are persistent: each article's MinHash signature and its LSH band keys live here, so that
+    # finding a story's candidates is an indexed lookup whatever the archive's size, after any restart.
+    db.executescript(
+        """
+        CREATE TABLE article_urls (
+            url TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO article_urls SELECT canonical_url, id FROM articles;
+        UPDATE articles SET story_id = id WHERE story_id IS NULL;
+
+        CREATE TABLE story_signatures (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+            signature BLOB NOT NULL
+        );
+        CREATE TABLE story_bands (
+            key INTEGER NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            PRIMARY KEY (key, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX story_bands_article ON story_bands(article_id);
+        CREATE TABLE story_settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+    # articles stored before stories existed get their signatures, so that later copies can join them
+    for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
+        stories.resign(db, article_id, text, title)
+
+
 def _m005_source_backoff(db: sqlite_utils.Database) -> None:
     # when a failing source may be tried again (NULL: whenever it is due)
     db.execute("ALTER TABLE sources ADD COLUMN next_attempt TEXT")
@@ -147,6 +181,7 @@ def _m006_outbox_delivery(db: sqlite_utils.Database) -> None:
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
+    3: _m003_stories,
     5: _m005_source_backoff,
     6: _m006_outbox_delivery,
 }

@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,19 @@ def rss(site_url: str, articles: list[Article], title: str = "Le Journal du Num�
         for a in articles)
     return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>{title}</title>"
             f"<link>{site_url}</link><description>test</description>{items}</channel></rss>")
+
+
+_WORDS = """réseau données ministère budget agence région hôpital école opérateur contrat serveur logiciel
+usine énergie port satellite banque marché juge sénat commune université laboratoire câble fibre centre calcul
+stockage sécurité audit incident panne migration licence cession rachat partenariat appel offre lot équipe
+projet calendrier rapport enquête audition amende décret"""
+VOCABULARY = _WORDS.split()
+
+
+def distinct_text(seed: int, sentences: int = 4) -> list[str]:
+    """Sentences about the sovereign cloud that share no run of words with another seed's: never one story."""
+    rng = random.Random(seed)
+    return [f"Le cloud souverain {' '.join(rng.sample(VOCABULARY, 12))} {seed}-{n}." for n in range(sentences)]
 
 
 def recent(hours: float = 1) -> datetime:

@@ -6,7 +6,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import SOVEREIGN, VEILLE, Article, Site, recent, run_veille, search_json, write_config
+from tests.conftest import (
+    SOVEREIGN,
+    VEILLE,
+    Article,
+    Site,
+    distinct_text,
+    recent,
+    run_veille,
+    search_json,
+    write_config,
+)
 from tests.fakebot import FakeBotAPI
 
 TOKEN = "123456:TEST-token-never-printed"
@@ -18,11 +28,7 @@ def telegram_env(fake: FakeBotAPI) -> dict[str, str]:
 
 def story(i: int, hours: float = 1) -> Article:
     """A distinct article about the sovereign cloud (distinct text, so never taken for a copy)."""
-    return Article(f"cloud-{i}", f"Cloud souverain : épisode {i}",
-                   [f"Épisode {i} : le cloud souverain gagne l'administration numéro {i}.",
-                    f"Le ministère numéro {i} choisit une offre qualifiée pour ses données sensibles.",
-                    f"Les équipes du service {i} migreront leurs applications d'ici la fin de l'année {2000 + i}."],
-                   recent(hours))
+    return Article(f"cloud-{i}", f"Cloud souverain : épisode {i}", distinct_text(i), recent(hours))
 
 
 def test_killed_mid_delivery_loses_nothing_and_repeats_at_most_one(tmp_path: Path, site: Site,
@@ -70,4 +76,4 @@ def test_a_source_added_later_alerts_only_within_max_age(tmp_path: Path, site: S
     assert result.returncode == 0, result.stderr
     texts = [c.params["text"] for c in fake_bot.sent()]
     assert len(texts) == 2 and fresh.slug in texts[1]
-    assert len(search_json(config, "ministere", "--source", "nouveau")) == 6, "the backlog is archived"
+    assert len(search_json(config, "souverain", "--source", "nouveau")) == 6, "the backlog is archived"

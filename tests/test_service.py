@@ -15,7 +15,18 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.conftest import SOVEREIGN, VEILLE, Article, Site, article_page, recent, rss, run_veille, write_config
+from tests.conftest import (
+    SOVEREIGN,
+    VEILLE,
+    Article,
+    Site,
+    article_page,
+    distinct_text,
+    recent,
+    rss,
+    run_veille,
+    write_config,
+)
 from tests.fakebot import FakeBotAPI
 from tests.test_end_to_end import free_port
 
@@ -127,7 +138,7 @@ def test_config_edits_add_a_source_and_invalid_edits_are_rejected(tmp_path: Path
 def test_sigterm_stops_cleanly_and_the_next_start_drains_the_outbox(tmp_path: Path, site: Site,
                                                                    fake_bot: FakeBotAPI,
                                                                    service_env: dict[str, str]) -> None:
-    articles = [Article(f"souverain-{i}", f"Cloud souverain, épisode {i}", SOVEREIGN.body, recent(1))
+    articles = [Article(f"souverain-{i}", f"Cloud souverain, épisode {i}", distinct_text(i), recent(1))
                 for i in range(8)]
     feed = LiveFeed(site, "/rss.xml", articles)
     config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": feed.url}])

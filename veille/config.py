@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig, TelegramConfig, Topic
 from crawler.config import CrawlConfig, Source
-from storage.config import StorageConfig
+from storage.config import DedupConfig, StorageConfig
 
 
 class ConfigError(Exception):
@@ -32,6 +32,7 @@ class Config(BaseModel):
 
     storage: StorageConfig = Field(default_factory=StorageConfig)
     crawl: CrawlConfig = Field(default_factory=CrawlConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     sources: list[Source] = Field(default_factory=list)

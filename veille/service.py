@@ -33,7 +33,7 @@ from alerts.config import DeliveryRules
 from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
-from storage import open_archive, outbox
+from storage import open_archive, outbox, stories
 from veille import metrics
 from veille.config import Config, ConfigError, load
 
@@ -89,9 +89,16 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
     return await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
 
 
+def open_for_crawl(config: Config) -> sqlite_utils.Database:
+    """The archive, set to group stories at the configured `dedup.threshold`."""
+    archive = open_archive(config.storage.path)
+    stories.configure(archive, config.dedup.threshold)
+    return archive
+
+
 async def crawl_once(config: Config) -> list[CrawlReport]:
     """Every source once, then match and deliver: `veille crawl`."""
-    archive = open_archive(config.storage.path)
+    archive = open_for_crawl(config)
     try:
         reports = await crawl_all(config.sources, config.crawl, archive)
         async with sender_for(config) as sender:
@@ -116,7 +123,7 @@ class Service:
         self.config = config
         self.config_path = config_path
         self.grace = grace
-        self.archive = open_archive(config.storage.path)
+        self.archive = open_for_crawl(config)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.stopping = asyncio.Event()
@@ -213,6 +220,8 @@ class Service:
         if new.storage.path != self.config.storage.path:
             log.warning("storage.path changed: it applies at the next restart")
             new.storage.path = self.config.storage.path
+        if new.dedup != self.config.dedup:
+            stories.configure(self.archive, new.dedup.threshold)
         previous, self.config = self.config, new
         self.bot_state.telegram, self.bot_state.topics = new.telegram, new.topics
         self.bot_state.timezone = new.alerts.timezone

@@ -1,0 +1,177 @@
+"""Exact duplicates stored once, near duplicates grouped into persistent stories, one alert per story."""
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+import yaml
+
+from alerts.config import Topic
+from alerts.matcher import match_pending
+from storage import articles, open_archive, stories
+from storage import db as db_module
+from veille.config import ConfigError, load
+
+WIRE = [
+    "Le gouvernement a présenté mardi une nouvelle doctrine pour le cloud souverain des administrations, "
+    "qui impose les offres qualifiées SecNumCloud pour les données les plus sensibles de l'État.",
+    "Selon le ministère, les ministères disposent de dix-huit mois pour migrer leurs applications critiques "
+    "vers des hébergeurs qualifiés, sous le contrôle de l'Agence nationale de la sécurité des systèmes.",
+    "Les acteurs français du secteur saluent une clarification attendue depuis des années, tandis que les "
+    "fournisseurs américains annoncent des partenariats avec des industriels européens pour se conformer.",
+]
+OTHER = [  # the same topic, another story
+    "Le fournisseur lyonnais a obtenu la qualification SecNumCloud pour son offre de cloud souverain après "
+    "deux ans d'audit, une première pour un hébergeur de taille moyenne dans la région.",
+    "L'entreprise compte recruter cinquante ingénieurs cette année et ouvrir un second centre de données "
+    "près de Grenoble pour accueillir les collectivités territoriales et les hôpitaux.",
+]
+TOPIC = Topic(name="cloud", keywords=["cloud souverain"], chats=[-1001])
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    return open_archive(tmp_path / "veille.db")
+
+
+def item(source: str, url: str, paragraphs: list[str], title: str = "Doctrine du cloud souverain",
+         **extra: Any) -> dict[str, Any]:
+    return {"source": source, "url": url, "canonical_url": url, "title": title, "text": "\n".join(paragraphs),
+            **extra}
+
+
+def rewrite(paragraphs: list[str]) -> list[str]:
+    """An outlet's light rewrite: the wire text, a paragraph of its own and its own boilerplate."""
+    return ["Par notre rédaction, avec AFP.", *paragraphs,
+            "Contacté, le syndicat professionnel n'a pas souhaité commenter ces annonces dans l'immédiat.",
+            "Abonnez-vous à notre lettre d'information pour ne rien manquer de l'actualité numérique."]
+
+
+def test_the_same_canonical_url_from_two_sources_is_stored_once_with_both_sources(db: Any) -> None:
+    first = articles.store(db, item("a", "https://x.fr/1", WIRE))
+    second = articles.store(db, item("b", "https://x.fr/1", WIRE))
+    assert first.new and not second.new and first.article_id == second.article_id
+    assert articles.get(db, first.article_id)["sources"] == ["a", "b"]
+
+
+def test_the_same_guid_within_a_source_is_the_same_article(db: Any) -> None:
+    first = articles.store(db, item("a", "https://x.fr/1", WIRE[:1], guid="g1"))
+    second = articles.store(db, item("a", "https://x.fr/1-moved", WIRE[:1], guid="g1"))
+    other = articles.store(db, item("b", "https://y.fr/9", OTHER[:1], guid="g1"))
+    assert second.article_id == first.article_id and not second.new
+    assert other.new
+
+
+def test_the_same_text_elsewhere_is_stored_once_and_its_url_becomes_known(db: Any) -> None:
+    first = articles.store(db, item("a", "https://x.fr/1", WIRE))
+    copy = articles.store(db, item("b", "https://y.fr/copie", [p.upper() + "  " for p in WIRE], title="Autre"))
+    assert copy.article_id == first.article_id and not copy.new and not copy.updated
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    assert articles.get(db, first.article_id)["sources"] == ["a", "b"]
+    assert articles.known(db, "b", ["https://y.fr/copie", "https://y.fr/new"], []) == {"https://y.fr/copie"}
+
+
+def test_the_feeds_link_is_known_when_the_page_declared_another_canonical(db: Any) -> None:
+    articles.store(db, item("a", "https://x.fr/amp/1", WIRE, canonical_url="https://x.fr/1",
+                            aliases=["https://x.fr/amp/1"]))
+    assert articles.known(db, "a", ["https://x.fr/amp/1", "https://x.fr/1", "https://x.fr/2"], []) == {
+        "https://x.fr/amp/1", "https://x.fr/1"}
+    again = articles.store(db, item("a", "https://x.fr/amp/1", WIRE, canonical_url="https://x.fr/amp/1"))
+    assert not again.new
+
+
+def test_a_light_rewrite_joins_the_story_and_another_story_on_the_topic_does_not(db: Any) -> None:
+    first = articles.store(db, item("afp", "https://afp.fr/1", WIRE))
+    rewritten = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE),
+                                        title="Cloud : l'État durcit le ton"))
+    other = articles.store(db, item("lemonde", "https://lemonde.fr/b", OTHER))
+    assert rewritten.new and other.new
+    story = articles.get(db, first.article_id)["story_id"]
+    assert story == first.article_id
+    assert articles.get(db, rewritten.article_id)["story_id"] == story
+    assert articles.get(db, other.article_id)["story_id"] == other.article_id
+    assert [m["id"] for m in stories.members(db, story)] == [first.article_id, rewritten.article_id]
+    assert stories.outlets(db, story) == ["afp", "lemonde"]
+
+
+def test_a_story_survives_a_restart_and_a_copy_arriving_later_joins_it(tmp_path: Path) -> None:
+    path = tmp_path / "veille.db"
+    db = open_archive(path)
+    first = articles.store(db, item("afp", "https://afp.fr/1", WIRE))
+    for n in range(5):
+        articles.store(db, item("misc", f"https://misc.fr/{n}", [f"{OTHER[0]} Numéro {n}.", OTHER[1]]))
+    db.close()
+    db = open_archive(path)
+    later = articles.store(db, item("ouest", "https://ouest.fr/z", rewrite(WIRE[1:]) + WIRE[:1]))
+    assert articles.get(db, later.article_id)["story_id"] == first.article_id
+
+
+def test_one_alert_per_story_however_many_copies_arrive(db: Any) -> None:
+    articles.store(db, item("afp", "https://afp.fr/1", WIRE))
+    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 1
+    articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE), title="Autre titre"))
+    articles.store(db, item("figaro", "https://figaro.fr/a", WIRE))
+    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 0
+    articles.store(db, item("lemonde", "https://lemonde.fr/b", OTHER))
+    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 1
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 2
+
+
+def test_an_updated_article_updates_the_archive_without_a_second_alert(db: Any) -> None:
+    first = articles.store(db, item("afp", "https://afp.fr/1", WIRE))
+    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 1
+    update = articles.store(db, item("afp", "https://afp.fr/1", [*WIRE, "Mise à jour : le décret est paru."],
+                                     title="Doctrine du cloud souverain (mis à jour)"))
+    assert update.updated and not update.new and update.article_id == first.article_id
+    stored = articles.get(db, first.article_id)
+    assert stored["title"].endswith("(mis à jour)") and "décret est paru" in stored["text"]
+    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 0
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
+
+
+def test_changing_the_threshold_rebands_the_stored_signatures(db: Any) -> None:
+    first = articles.store(db, item("afp", "https://afp.fr/1", WIRE))
+    before = db.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+    assert stories.configure(db, 0.5)
+    after = db.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+    assert (before, after) == (stories.scheme_for(0.6).bands, stories.scheme_for(0.5).bands)
+    assert not stories.configure(db, 0.5)
+    later = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE)))
+    assert articles.get(db, later.article_id)["story_id"] == first.article_id
+
+
+def test_a_high_threshold_keeps_a_rewrite_apart(db: Any) -> None:
+    stories.configure(db, 0.95)
+    first = articles.store(db, item("afp", "https://afp.fr/1", WIRE))
+    later = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE)))
+    assert articles.get(db, later.article_id)["story_id"] != first.article_id
+
+
+def test_dedup_threshold_and_tracking_params_are_config_keys(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"dedup": {"threshold": 0.7}, "crawl": {"tracking_params": ["from"]}}))
+    config = load(path)
+    assert config.dedup.threshold == 0.7 and config.crawl.tracking_params == ["from"]
+    path.write_text(yaml.safe_dump({"dedup": {"threshold": 2}}))
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert caught.value.problems == ["dedup.threshold: Input should be less than 1"]
+
+
+def test_an_archive_from_before_stories_is_indexed_by_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    for number in (1, 2):
+        db_module.MIGRATIONS[number](old)
+    old.execute("CREATE TABLE _migrations (number INTEGER PRIMARY KEY, applied_at TEXT)")
+    old.execute("INSERT INTO _migrations VALUES (1, 'then'), (2, 'then')")
+    old.execute("INSERT INTO articles (id, source, url, canonical_url, title, text, fetched_at, story_id)"
+                " VALUES (1, 'afp', 'https://afp.fr/1?x', 'https://afp.fr/1', 'T', ?, 'then', 1)", ["\n".join(WIRE)])
+    old.conn.commit()
+    old.close()
+    db = open_archive(path)
+    assert articles.known(db, "b", ["https://afp.fr/1"], []) == {"https://afp.fr/1"}
+    later = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE)))
+    assert articles.get(db, later.article_id)["story_id"] == 1
