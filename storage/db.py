@@ -128,10 +128,25 @@ def _m002_chats(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_topic_rules(db: sqlite_utils.Database) -> None:
+    # the rule each topic last ran with in the matcher: "the running config" for `veille topics test --diff`
+    db.executescript(
+        """
+        CREATE TABLE topic_rules (
+            topic TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            since TEXT NOT NULL
+        );
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
+    4: _m004_topic_rules,
 }
 
 
