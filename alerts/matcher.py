@@ -66,6 +66,7 @@ class Hit:
     term: str
     field: str
     position: int
+    length: int = 1
 
 
 class ArticleIndex:
@@ -84,7 +85,7 @@ class ArticleIndex:
 
     def hits(self, term: Term, fields: Sequence[str]) -> list[Hit]:
         """Every place a term occurs in these fields."""
-        return [Hit(term.text, f, p) for f in fields for p in self.find(term, f)]
+        return [Hit(term.text, f, p, len(term.words)) for f in fields for p in self.find(term, f)]
 
 
 def evaluate(node: Node, index: ArticleIndex, fields: Sequence[str]) -> list[Hit] | None:
@@ -115,8 +116,8 @@ def _near(node: Near, index: ArticleIndex, fields: Sequence[str]) -> list[Hit] |
             near = [[p for p in index.find(t, f) if abs(p - start) <= node.distance + len(t.words) - 1]
                     for t in others]
             if all(near):
-                return [Hit(first.text, f, start)] + [Hit(t.text, f, p[0]) for t, p in zip(others, near,
-                                                                                            strict=True)]
+                return [Hit(first.text, f, start, len(first.words))] + [
+                    Hit(t.text, f, p[0], len(t.words)) for t, p in zip(others, near, strict=True)]
     return None
 
 
@@ -145,12 +146,18 @@ class Rule:
         return cls(topic, AllOf(tuple(parts), "topic"), tuple(topic.fields or FIELDS),
                    frozenset(topic.sources), frozenset(lang.casefold() for lang in topic.languages))
 
+    def covers_source(self, article: dict[str, Any]) -> bool:
+        """Whether the article comes from one of this topic's sources (any source when none is given)."""
+        return not self.sources or article.get("source") in self.sources
+
+    def covers_language(self, article: dict[str, Any]) -> bool:
+        """Whether the article is in one of this topic's languages; an unknown language is kept."""
+        language = (article.get("language") or "").casefold().replace("_", "-").split("-")[0]
+        return not (self.languages and language and language not in self.languages)
+
     def covers(self, article: dict[str, Any]) -> bool:
         """Whether the article is in this topic's scope: its source, and its language when known."""
-        if self.sources and article.get("source") not in self.sources:
-            return False
-        language = (article.get("language") or "").casefold().split("-")[0].split("_")[0]
-        return not (self.languages and language and language not in self.languages)
+        return self.covers_source(article) and self.covers_language(article)
 
     def match(self, index: ArticleIndex) -> list[Hit] | None:
         """Where the terms that made this article match occur, or None when it does not match."""

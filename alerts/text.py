@@ -17,7 +17,9 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß"
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD = re.compile(r"[^\W_]+")
 # an elided word is a whole word (not the end of `aujourd'hui`) followed by an apostrophe
-_ELISION = re.compile(r"(?<![^\W_])(?:l|d|j|m|n|s|t|c|qu|jusqu|lorsqu|puisqu|quoiqu|presqu)['’ʼ`´]")
+_ELIDED = ("l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "presqu")
+_APOSTROPHES = "'’ʼ`´"
+_ELISION = re.compile(rf"(?<![^\W_])(?:{'|'.join(_ELIDED)})[{_APOSTROPHES}]")
 
 
 def fold(text: str) -> str:
@@ -54,3 +56,14 @@ def words(text: str) -> list[str]:
 def stems(text: str) -> list[str]:
     """The stems of a text's words, in order."""
     return [stem(w) for w in words(text)]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each of `words(text)` sits in the original text (start, end), to highlight hits in it."""
+    spans = []
+    for m in _WORD.finditer(text):
+        elided = (m.group().casefold() in _ELIDED and text[m.end():m.end() + 1] in tuple(_APOSTROPHES)
+                  and m.end() < len(text))
+        if not elided:
+            spans.append(m.span())
+    return spans

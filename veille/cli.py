@@ -136,5 +136,9 @@ def check(config_path: Path) -> None:
     click.echo(f"  alerts: {delivery}")
 
 
+from veille.cli_topics import topics_group  # noqa: E402  (command areas register after main exists)
+
+main.add_command(topics_group)
+
 if __name__ == "__main__":
     sys.exit(main())
