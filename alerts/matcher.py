@@ -29,9 +29,10 @@ class FieldIndex:
     def __init__(self, text: str) -> None:
         self.words: dict[str, list[int]] = defaultdict(list)
         self.stems: dict[str, list[int]] = defaultdict(list)
+        by_word, by_stem = self.words, self.stems  # local names: this loop is the hot path of matching
         for i, word in enumerate(words(text)):
-            self.words[word].append(i)
-            self.stems[stem(word)].append(i)
+            by_word[word].append(i)
+            by_stem[stem(word)].append(i)
         self._sorted: list[str] | None = None
 
     def starting_with(self, prefix: str) -> list[int]:
@@ -74,11 +75,19 @@ class ArticleIndex:
 
     def __init__(self, title: str, text: str) -> None:
         self.fields = {"title": FieldIndex(title), "text": FieldIndex(text)}
-        self._memo: dict[tuple[Term, str], list[int]] = {}
+        self._memo: dict[tuple[tuple[str, ...], bool, bool, str], list[int]] = {}
+
+    def keys(self) -> set[tuple[bool, str]]:
+        """Every (exact, word) and (not exact, stem) present in the title or text, for Matcher's triggers."""
+        found: set[tuple[bool, str]] = set()
+        for index in self.fields.values():
+            found.update((True, w) for w in index.words)
+            found.update((False, s) for s in index.stems)
+        return found
 
     def find(self, term: Term, field: str) -> list[int]:
         """Start positions of a term in one field."""
-        key = (term, field)
+        key = (term.words, term.exact, term.prefix, field)  # cheaper to hash than the Term itself
         if key not in self._memo:
             self._memo[key] = self.fields[field].find(term)
         return self._memo[key]
@@ -170,12 +179,68 @@ def hit_terms(hits: Sequence[Hit]) -> list[str]:
     return list(dict.fromkeys(h.term for h in hits))
 
 
-def match_article(rules: Sequence[Rule], title: str, text: str,
+def triggers(node: Node) -> set[tuple[bool, str]] | None:
+    """Words one of which must be in an article for `node` to hold, or None when no such set is known.
+
+    `(exact, key)`: a folded word when exact, else a stem. A prefix or a NOT gives no trigger.
+    """
+    if isinstance(node, Term):
+        return None if node.prefix and len(node.words) == 1 else {(node.exact, node.words[0])}
+    if isinstance(node, Near):
+        return triggers(node.terms[0])
+    if isinstance(node, AnyOf):
+        found: set[tuple[bool, str]] = set()
+        for child in node.children:
+            child_triggers = triggers(child)
+            if child_triggers is None:
+                return None
+            found |= child_triggers
+        return found
+    if isinstance(node, AllOf):
+        known = [t for t in map(triggers, node.children) if t is not None]
+        return min(known, key=len) if known else None
+    return None
+
+
+class Matcher:
+    """Rules indexed by their trigger words, so that an article only runs the rules its words can fire.
+
+    The cost per article is its indexing (its length) plus the rules it may match, not topics × terms.
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = list(rules)
+        self.always: list[int] = []
+        self.by_key: dict[tuple[bool, str], list[int]] = defaultdict(list)
+        for i, rule in enumerate(self.rules):
+            keys = triggers(rule.tree)
+            if keys is None:
+                self.always.append(i)
+            for key in keys or ():
+                self.by_key[key].append(i)
+
+    def match(self, title: str, text: str,
+              article: dict[str, Any] | None = None) -> list[tuple[Rule, list[Hit]]]:
+        """Every rule this article matches (among those whose scope covers it), with its hits."""
+        index = ArticleIndex(title, text)
+        candidates = set(self.always)
+        for key in index.keys() & self.by_key.keys():
+            candidates.update(self.by_key[key])
+        found = []
+        for i in sorted(candidates):
+            rule = self.rules[i]
+            if article is not None and not rule.covers(article):
+                continue
+            if hits := rule.match(index):
+                found.append((rule, hits))
+        return found
+
+
+def match_article(rules: Sequence[Rule] | Matcher, title: str, text: str,
                   article: dict[str, Any] | None = None) -> list[tuple[Rule, list[str]]]:
     """Every rule this article matches (among those whose scope covers it), with its hit terms."""
-    index = ArticleIndex(title, text)
-    found = ((rule, rule.match(index)) for rule in rules if article is None or rule.covers(article))
-    return [(rule, hit_terms(hits)) for rule, hits in found if hits]
+    matcher = rules if isinstance(rules, Matcher) else Matcher(rules)
+    return [(rule, hit_terms(hits)) for rule, hits in matcher.match(title, text, article)]
 
 
 def is_recent(article: dict[str, Any], max_age: timedelta, now: datetime) -> bool:
@@ -198,7 +263,7 @@ def match_pending(db: sqlite_utils.Database, topic_list: Sequence[Topic], max_ag
     pass killed halfway resumes where it stopped. The rule each topic ran with is recorded, for
     `veille topics test --diff`. Returns the number of alerts queued.
     """
-    rules = [Rule.compile(t) for t in topic_list]
+    rules = Matcher([Rule.compile(t) for t in topic_list])
     for t in topic_list:
         topics.record_rule(db, t.name, t.rule_json())
     subscribed = chats.subscribers(db)

@@ -12,7 +12,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
+_LIGATURE = re.compile("[" + "".join(_LIGATURES) + "]")
 # the combining marks NFKD leaves after a letter (a regex is much faster than a loop per character)
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD = re.compile(r"[^\W_]+")
@@ -24,9 +25,9 @@ _ELISION = re.compile(rf"(?<![^\W_])(?:{'|'.join(_ELIDED)})[{_APOSTROPHES}]")
 
 def fold(text: str) -> str:
     """Lower case, without accents or ligatures."""
-    folded = text.translate(_LIGATURES).casefold()
-    if folded.isascii():
-        return folded
+    if text.isascii():
+        return text.lower()
+    folded = _LIGATURE.sub(lambda m: _LIGATURES[m.group()], text).casefold()
     return _MARKS.sub("", unicodedata.normalize("NFKD", folded))
 
 
