@@ -106,3 +106,13 @@ def test_config_errors_name_the_topic(tmp_path: Path) -> None:
         "topics[0]: topic 'vide' is empty: give it keywords or a query"]
     assert config_problems(tmp_path, [{"name": "t", "keywords": ["x"], "sources": ["lemagi"]}]) == [
         "topics[0].sources: unknown source 'lemagi' in topic 't' (did you mean 'lemagit'?)"]
+
+
+def test_rules_are_triggered_by_their_keywords_only() -> None:
+    from alerts.matcher import triggers
+
+    rule = Rule.compile(Topic(name="t", keywords=["clouds souverains", '"x"'], require=["ANSSI"]))
+    assert triggers(rule.tree) in ({(False, "anssi")}, {(False, "cloud"), (False, "x")})
+    assert triggers(Rule.compile(Topic(name="p", query="souverain* OR Bleu")).tree) is None  # always run
+    assert triggers(Rule.compile(Topic(name="q", query='"Gaia X" OR Bleu')).tree) == {(True, "gaia"),
+                                                                                        (False, "bleu")}
