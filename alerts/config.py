@@ -8,6 +8,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from alerts.query import QuerySyntaxError, Term, parse
 from storage.units import Duration
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
@@ -48,8 +49,6 @@ class Topic(BaseModel):
 
     @model_validator(mode="after")
     def _is_a_valid_rule(self) -> Self:
-        from alerts.query import QuerySyntaxError, Term, parse  # the rule language builds on this model
-
         if not self.keywords and not (self.query or "").strip():
             raise ValueError(f"topic {self.name!r} is empty: give it keywords or a query")
         if not self.fields:

@@ -63,8 +63,7 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     """Where each of `words(text)` sits in the original text (start, end), to highlight hits in it."""
     spans = []
     for m in _WORD.finditer(text):
-        elided = (m.group().casefold() in _ELIDED and text[m.end():m.end() + 1] in tuple(_APOSTROPHES)
-                  and m.end() < len(text))
-        if not elided:
+        after = text[m.end():m.end() + 1]
+        if not (after and after in _APOSTROPHES and m.group().casefold() in _ELIDED):
             spans.append(m.span())
     return spans
