@@ -120,15 +120,18 @@ def _record_failure(db: sqlite_utils.Database, row: dict, exc: DeliveryError, re
     report.deferred += 1
 
 
-async def deliver(db: sqlite_utils.Database, sender: Sender, timezone: str, *, patience: float = 30.0) -> None:
+async def deliver(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
+                  patience: float = 30.0) -> DispatchReport:
     """Dispatch until nothing is pending, waiting up to `patience` seconds in all for deferred alerts."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
+    total = DispatchReport()
     while True:
         report = await dispatch(db, sender, timezone)
+        total.sent += report.sent
+        total.failed += report.failed
+        total.deferred = report.deferred
         wait = outbox.next_due_in(db)
-        if not report.deferred and wait is None:
-            return
         if wait is None or loop.time() + wait > deadline:
-            return
+            return total
         await asyncio.sleep(max(wait, 0.1))

@@ -1,11 +1,25 @@
 """The `crawl:` defaults and the `sources:` list of config.yaml."""
 
+import re
 from datetime import timedelta
 from typing import Literal, Self
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from storage.units import Duration, Size
+
+
+def _css_problem(selector: str) -> str | None:
+    """Why a CSS selector cannot be used, or None."""
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        return str(exc)
+    return None
+
 
 Kind = Literal["feed", "page", "sitemap"]
 
@@ -22,6 +36,12 @@ class CrawlConfig(BaseModel):
     concurrency_per_domain: int = Field(default=2, ge=1)
     delay: Duration = timedelta(seconds=0.5)
     obey_robots: bool = True
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    retries: int = Field(default=2, ge=0, le=10)
+    max_retry_wait: Duration = timedelta(seconds=60)
+    max_backoff: Duration = timedelta(hours=6)
+    max_articles: int = Field(default=200, ge=1)
+    recent: Duration = timedelta(days=3)
 
 
 class Source(BaseModel):
@@ -34,10 +54,17 @@ class Source(BaseModel):
     page: AnyHttpUrl | None = None
     sitemap: AnyHttpUrl | None = None
     links: str | None = None
+    follow: str | None = None
+    max_pages: int = Field(default=1, ge=1, le=100)
     match: str | None = None
+    recent: Duration | None = None
+    max_articles: int | None = Field(default=None, ge=1)
     interval: Duration | None = None
+    cron: str | None = None
     timeout: Duration | None = None
     max_bytes: Size | None = None
+    delay: Duration | None = None
+    obey_robots: bool | None = None
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -47,8 +74,30 @@ class Source(BaseModel):
             raise ValueError("a source needs one of feed:, page: or sitemap: (its URL)")
         if len(given) > 1:
             raise ValueError(f"a source has one URL, not {' and '.join(given)}: split it into two sources")
+        if self.cron is not None:
+            if self.interval is not None:
+                raise ValueError("a source runs on interval: or on cron:, not both")
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"cron: {self.cron!r} is not a crontab line (minute hour day month weekday):"
+                                 f" {exc}") from None
         if self.page is not None and not self.links:
             raise ValueError("a page: source needs links: (a CSS selector for its article links)")
+        for key in ("links", "follow"):
+            if getattr(self, key) is not None and self.page is None:
+                raise ValueError(f"{key}: applies to page: sources only")
+        for key in ("links", "follow"):
+            selector = getattr(self, key)
+            if selector is not None and (problem := _css_problem(selector)):
+                raise ValueError(f"{key}: is not a valid CSS selector ({problem})")
+        if self.match is not None and self.feed is not None:
+            raise ValueError("match: applies to page: and sitemap: sources only")
+        if self.match is not None:
+            try:
+                re.compile(self.match)
+            except re.error as exc:
+                raise ValueError(f"match: is not a valid regular expression ({exc})") from None
         return self
 
     @property

@@ -1,41 +1,21 @@
-"""Reading a feed's bytes into entries, with feedparser (never given a URL: it would fetch by itself)."""
+"""Reading a feed's bytes into entries, with feedparser (never given a URL: it would fetch by itself).
 
-import calendar
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+Every format feedparser reads (RSS 0.9x, 1.0, 2.0, Atom 0.3 and 1.0, RDF, CDF) in any declared encoding,
+and JSON Feed through a small adapter. A malformed feed yields every entry that can be recovered.
+"""
+
 from typing import Any
 
 import feedparser
-from w3lib.html import remove_tags, replace_entities
+
+from crawler.entries import Entry, html_to_text, iso_utc
+from crawler.jsonfeed import looks_like_json_feed, parse_json_feed
+
+__all__ = ["Entry", "FeedError", "parse_feed"]
 
 
 class FeedError(Exception):
     """A feed from which no entry can be recovered."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One feed entry: its link and what the feed says of it."""
-
-    link: str
-    guid: str | None
-    title: str
-    summary: str
-    author: str | None
-    published: str | None
-
-
-def iso_utc(parsed: time.struct_time | None) -> str | None:
-    """feedparser's UTC struct_time as an ISO 8601 string."""
-    if not parsed:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC).isoformat()
-
-
-def html_to_text(html: str) -> str:
-    """Plain text from a feed's HTML summary or content."""
-    return " ".join(replace_entities(remove_tags(html)).split())
 
 
 def _entry(raw: Any) -> Entry | None:
@@ -57,12 +37,17 @@ def _entry(raw: Any) -> Entry | None:
 
 def parse_feed(body: bytes, content_type: str | None = None, url: str | None = None) -> list[Entry]:
     """Every entry that can be recovered from a feed's bytes; FeedError when there is none."""
+    if looks_like_json_feed(body, content_type):
+        found, problem = parse_json_feed(body)
+        if not found:
+            raise FeedError(f"not a readable JSON Feed: {problem or 'no entries'}")
+        return found
     headers = {"content-type": content_type} if content_type else {}
     if url:
         headers["content-location"] = url
     parsed = feedparser.parse(body, response_headers=headers)
     entries = [e for e in (_entry(raw) for raw in parsed.entries) if e is not None]
-    if not entries and parsed.get("bozo"):
-        reason = parsed.get("bozo_exception") or "not a feed"
-        raise FeedError(f"not a readable feed: {reason}")
+    if not entries:
+        reason = parsed.get("bozo_exception") if parsed.get("bozo") else "a feed without any entry"
+        raise FeedError(f"not a readable feed: {reason or 'no entries'}")
     return entries

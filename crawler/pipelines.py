@@ -10,7 +10,7 @@ from storage import articles
 
 
 class StoragePipeline:
-    """Store each article once (storage deduplicates) and count what was new."""
+    """Store each article once (storage deduplicates) and count what was new; a dry run only collects."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -25,8 +25,11 @@ class StoragePipeline:
         assert stats is not None
         spider = self.crawler.spider
         assert isinstance(spider, SourceSpider)
-        stored = articles.store(spider.archive, item.as_row())
         stats.inc_value("veille/items_seen")
+        if spider.dry_run or spider.archive is None:
+            spider.collected.append(item)
+            return item
+        stored = articles.store(spider.archive, item.as_row())
         if stored.new:
             stats.inc_value("veille/items_new")
         return item

@@ -10,6 +10,7 @@ import sqlite_utils
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 
 from crawler.config import CrawlConfig, Source
+from crawler.items import ArticleItem
 from crawler.settings import crawl_settings
 from crawler.spiders import SourceSpider
 from storage import health
@@ -26,15 +27,38 @@ class CrawlReport:
     new: int
     error: str | None
     seconds: float
+    skipped_until: str | None = None
 
 
 async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_utils.Database) -> CrawlReport:
-    """Crawl one source once, store its new articles, record its health, and say how it went."""
+    """Crawl one source once, store its new articles, record its health, and say how it went.
+
+    A source backing off after failures is skipped until its next attempt time.
+    """
+    interval = source.interval or defaults.interval
+    until = health.backing_off(archive, source.name, slack=interval / 10)
+    if until:
+        log.info("source %s: backing off after failures until %s", source.name, until)
+        return CrawlReport(source.name, 0, 0, None, 0.0, skipped_until=until)
+    report, _ = await run_spider(source, defaults, archive)
+    health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new,
+                        interval=interval, ceiling=defaults.max_backoff)
+    if report.error:
+        log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
+    else:
+        log.info("source %s: %d items, %d new (%.1fs)", source.name, report.seen, report.new, report.seconds)
+    return report
+
+
+async def run_spider(source: Source, defaults: CrawlConfig,
+                     archive: sqlite_utils.Database | None) -> tuple[CrawlReport, list[ArticleItem]]:
+    """One crawl of one source: stored in `archive`, or only collected and returned when it is None."""
     started = time.monotonic()
     crawler = Crawler(SourceSpider, crawl_settings(defaults, source))
     error: str | None = None
     try:
-        await AsyncCrawlerRunner(crawler.settings).crawl(crawler, source=source, archive=archive)
+        await AsyncCrawlerRunner(crawler.settings).crawl(crawler, source=source, archive=archive,
+                                                         defaults=defaults)
     except Exception as exc:  # a crawl that dies is this source's error, never the others'
         error = f"crawl failed: {exc!r}"
     spider = crawler.spider
@@ -43,12 +67,7 @@ async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_ut
     stats = crawler.stats.get_stats() if crawler.stats else {}
     report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
                          int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)
-    health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new)
-    if report.error:
-        log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
-    else:
-        log.info("source %s: %d items, %d new (%.1fs)", source.name, report.seen, report.new, report.seconds)
-    return report
+    return report, spider.collected if isinstance(spider, SourceSpider) else []
 
 
 async def crawl_all(sources: Iterable[Source], defaults: CrawlConfig,

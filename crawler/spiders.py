@@ -1,37 +1,53 @@
-"""The spider: from a source's feed to article pages to items.
+"""The spider: from a source (feed, listing page or sitemap) to article pages to items.
 
-    feed ─► parse_feed (feedparser) ─► new entries only ─► article page ─► parse_article (trafilatura)
-                                                                       └► page failed: feed text kept
+    feed    ─► parse_feed (feedparser) ──────────┐
+    page    ─► parse_listing (links:, follow:) ──┼─► follow: new, allowed entries only ─► article page
+    sitemap ─► parse_sitemap (index, news) ──────┘       ─► parse_article (trafilatura)
+                                                          └► page failed: the source's own text kept
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, Self
 
 import scrapy
 import sqlite_utils
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
+from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
+from crawler.addresses import WEB_SCHEMES
 from crawler.canonical import canonical_url
-from crawler.config import Source
+from crawler.config import CrawlConfig, Source
+from crawler.entries import html_to_text
 from crawler.extract import extract
 from crawler.feeds import Entry, FeedError, parse_feed
 from crawler.items import ArticleItem
+from crawler.middlewares import AddressRefused
+from crawler.sitemaps import is_recent, read_sitemap
 from storage import articles, health
 
 
 class SourceSpider(scrapy.Spider):
-    """Crawl one source from config once."""
+    """Crawl one source from config once (`dry_run`: collect items without reading or writing the archive)."""
 
     name = "veille"
 
-    def __init__(self, source: Source, archive: sqlite_utils.Database, **kwargs: Any) -> None:
+    def __init__(self, source: Source, archive: sqlite_utils.Database | None, defaults: CrawlConfig | None = None,
+                 dry_run: bool = False, **kwargs: Any) -> None:
         super().__init__(name=source.name, **kwargs)
         self.source = source
         self.archive = archive
+        self.defaults = defaults or CrawlConfig()
+        self.dry_run = dry_run or archive is None
         self.errors: list[str] = []
+        self.collected: list[ArticleItem] = []
+        self.max_articles = source.max_articles or self.defaults.max_articles
+        self.followed = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -44,17 +60,25 @@ class SourceSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         headers = {}
-        seen = health.validators(self.archive, self.source.name)
+        seen = {} if self.dry_run or self.archive is None else health.validators(self.archive, self.source.name)
         if "etag" in seen:
             headers["If-None-Match"] = seen["etag"]
         if "last_modified" in seen:
             headers["If-Modified-Since"] = seen["last_modified"]
-        yield Request(self.source.url, callback=self.parse_feed, errback=self.source_failed,
-                      headers=headers, meta={"handle_httpstatus_list": [304]}, dont_filter=True)
+        callback = {"feed": self.parse_feed, "page": self.parse_listing, "sitemap": self.parse_sitemap}
+        yield Request(self.source.url, callback=callback[self.source.kind], errback=self.source_failed,
+                      headers=headers, meta={"handle_httpstatus_list": [304], "page": 1}, dont_filter=True)
 
     def source_failed(self, failure: Failure) -> None:
-        """The source's own URL could not be fetched: a source error."""
+        """The source's own URL (or one of its listing pages or child sitemaps) could not be fetched."""
         self.errors.append(describe(failure))
+
+    def _remember_validators(self, response: Response) -> None:
+        """Keep the ETag and Last-Modified of the source's own URL, for a conditional GET next time."""
+        if self.archive is not None and not self.dry_run and response.request is not None \
+                and response.request.url == self.source.url:
+            health.save_validators(self.archive, self.source.name,
+                                   _header(response, "ETag"), _header(response, "Last-Modified"))
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         """Read the feed and request the page of every entry the archive does not hold yet."""
@@ -66,17 +90,81 @@ class SourceSpider(scrapy.Spider):
         except FeedError as exc:
             self.errors.append(str(exc))
             return
-        health.save_validators(self.archive, self.source.name,
-                               _header(response, "ETag"), _header(response, "Last-Modified"))
-        by_url = {canonical_url(response.urljoin(e.link)): e for e in entries}
-        held = articles.known(self.archive, self.source.name, by_url,
-                              [e.guid for e in entries if e.guid])
+        self._remember_validators(response)
+        yield from self.follow(response, entries)
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        """Read the article links (`links:`) of a listing page, and its next page (`follow:`) up to `max_pages`."""
+        if response.status == 304:
+            return
+        if not isinstance(response, TextResponse):
+            self.errors.append(f"{response.url}: not an HTML page")
+            return
+        assert self.source.links is not None
+        entries = []
+        for node in response.css(self.source.links):
+            href = node.attrib.get("href") or node.css("a::attr(href)").get()
+            if href:
+                title = html_to_text(node.get() if node.attrib.get("href") else node.css("a").get() or "")
+                entries.append(Entry(link=href.strip(), guid=None, title=title, summary="", author=None,
+                                     published=None))
+        if not entries and response.meta.get("page", 1) == 1:
+            self.errors.append(f"{response.url}: no link matches links: {self.source.links!r}")
+            return
+        self._remember_validators(response)
+        yield from self.follow(response, self._matching(entries))
+        page = int(response.meta.get("page", 1))
+        next_href = response.css(self.source.follow).attrib.get("href") if self.source.follow else None
+        if next_href and page < self.source.max_pages:
+            yield Request(response.urljoin(next_href), callback=self.parse_listing, errback=self.source_failed,
+                          meta={"page": page + 1})
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        """Read a sitemap (recent, matching entries) or a sitemap index (its recent child sitemaps)."""
+        if response.status == 304:
+            return
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        try:
+            kind, links = read_sitemap(body)
+        except ValueError as exc:
+            self.errors.append(f"{response.url}: {exc}")
+            return
+        self._remember_validators(response)
+        since = datetime.now(UTC) - (self.source.recent or self.defaults.recent)
+        links = [link for link in links if is_recent(link, since)]
+        if kind == "sitemapindex":
+            for link in links:
+                yield Request(response.urljoin(link.loc), callback=self.parse_sitemap, errback=self.source_failed)
+            return
+        entries = [Entry(link=link.loc, guid=None, title=link.title, summary="", author=None,
+                         published=link.date) for link in links]
+        yield from self.follow(response, self._matching(entries))
+
+    def _matching(self, entries: Iterable[Entry]) -> list[Entry]:
+        """The entries whose URL matches the source's `match:` pattern (all of them without one)."""
+        pattern = re.compile(self.source.match) if self.source.match else None
+        return [e for e in entries if pattern is None or pattern.search(e.link)]
+
+    def follow(self, response: Response, entries: list[Entry]) -> Iterator[Request]:
+        """Request the page of every web entry the archive does not hold yet, up to `max_articles`."""
+        by_url: dict[str, Entry] = {}
+        for entry in entries:
+            link = response.urljoin(entry.link)
+            if link.split(":", 1)[0].lower() in WEB_SCHEMES:
+                by_url.setdefault(canonical_url(link), dataclasses.replace(entry, link=link))
+        held: set[str] = set()
+        if self.archive is not None and not self.dry_run:
+            held = articles.known(self.archive, self.source.name, by_url, [e.guid for e in entries if e.guid])
         for url, entry in by_url.items():
-            if url in held or (entry.guid and entry.guid in held):
+            if url in held or (entry.guid and entry.guid in held) or self.followed >= self.max_articles:
                 continue
-            yield Request(response.urljoin(entry.link), callback=self.parse_article,
+            self.followed += 1
+            # dont_filter: entries are deduplicated above; a redirect loop must end in the errback, not vanish
+            yield Request(entry.link, callback=self.parse_article,
                           errback=self.article_failed, cb_kwargs={"entry": entry},
-                          meta={"entry": entry})
+                          meta={"entry": entry}, dont_filter=True)
 
     async def parse_article(self, response: Response, entry: Entry) -> AsyncIterator[ArticleItem]:
         """Keep the page's main text and fill what the feed lacked from the page's metadata."""
@@ -101,6 +189,8 @@ class SourceSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """The page could not be fetched: keep the article with the feed's own text, marked as such."""
         entry: Entry = failure.request.meta["entry"]  # type: ignore[attr-defined]
+        if failure.check(AddressRefused):
+            return  # a link the guard refused is no article of ours
         self.logger.info("article page %s: %s; keeping the feed's text", entry.link, describe(failure))
         yield self._from_feed(entry, entry.link)
 

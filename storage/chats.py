@@ -52,3 +52,13 @@ def muted_until(db: sqlite_utils.Database, chat_id: int) -> datetime | None:
     row = db.execute("SELECT muted_until FROM chats WHERE chat_id = ? AND muted_until > ?",
                      [chat_id, now_iso()]).fetchone()
     return datetime.fromisoformat(row[0]) if row else None
+
+
+def subscriptions_of(db: sqlite_utils.Database, chat_id: int) -> set[str]:
+    """The topics this chat subscribed to from Telegram."""
+    return {row[0] for row in db.execute("SELECT topic FROM subscriptions WHERE chat_id = ?", [chat_id])}
+
+
+def subscribed_chats(db: sqlite_utils.Database) -> set[int]:
+    """Every chat that holds at least one subscription made from Telegram."""
+    return {row[0] for row in db.execute("SELECT DISTINCT chat_id FROM subscriptions")}

@@ -142,11 +142,17 @@ def _m004_topic_rules(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_source_backoff(db: sqlite_utils.Database) -> None:
+    # when a failing source may be tried again (NULL: whenever it is due)
+    db.execute("ALTER TABLE sources ADD COLUMN next_attempt TEXT")
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
     4: _m004_topic_rules,
+    5: _m005_source_backoff,
 }
 
 

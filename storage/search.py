@@ -40,6 +40,6 @@ def search(db: sqlite_utils.Database, query: str, *, limit: int = 20, since: str
         return list(db.query(sql, params))
     except sqlite3.OperationalError as exc:
         message = str(exc)
-        if "fts5" in message or "syntax error" in message or "no such column" in message:
+        if any(sign in message for sign in ("fts5", "syntax error", "no such column", "unterminated")):
             raise SearchSyntaxError(f"cannot read the query {query!r}: {message}") from exc
         raise

@@ -30,6 +30,7 @@ class FakeBotAPI:
 
     A fault is ("429", seconds), ("500", None), ("hang", seconds), ("chat_not_found", None) or
     ("forbidden", None). `delay` slows every sendMessage down (seconds).
+    `updates` is the queue getUpdates serves (fill it with `push`).
     """
 
     calls: list[Call] = field(default_factory=list)
@@ -39,6 +40,8 @@ class FakeBotAPI:
     updates: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 1
+    _next_update_id: int = 0
+    texts: dict[tuple[int, int], str] = field(default_factory=dict)
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -69,17 +72,47 @@ class FakeBotAPI:
             if kind == "forbidden":
                 return 403, {"ok": False, "error_code": 403,
                              "description": "Forbidden: bot was blocked by the user"}
+        if method == "getUpdates":
+            self._long_poll(int(params.get("offset") or 0), float(params.get("timeout") or 0))
         if method == "sendMessage":
             chat_id = int(params.get("chat_id", 0))
             if chat_id in self.fail_chats:
                 return 400, {"ok": False, "error_code": 400, "description": self.fail_chats[chat_id]}
             if self.delay:
                 time.sleep(self.delay)
+        if method == "editMessageText":
+            key = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
+            with self._lock:
+                if self.texts.get(key) == params.get("text"):
+                    return 400, {"ok": False, "error_code": 400, "description":
+                                 "Bad Request: message is not modified: specified new message content and "
+                                 "reply markup are exactly the same as a current content"}
+                self.texts[key] = params.get("text", "")
         with self._lock:
             self.calls.append(Call(method, params, ""))
             message_id = self._next_message_id
             self._next_message_id += 1
         return 200, {"ok": True, "result": self._result(method, params, message_id)}
+
+    def _long_poll(self, offset: int, timeout: float) -> None:
+        """Hold getUpdates while nothing new is queued, as Telegram does (capped, so that stopping is quick)."""
+        deadline = time.monotonic() + min(timeout, 0.5)
+        while not self._from(offset) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _from(self, offset: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [u for u in self.updates if u.get("update_id", 0) >= offset]
+
+    def push(self, update: dict[str, Any]) -> None:
+        """Queue an update for the next getUpdates, numbering it."""
+        with self._lock:
+            self._next_update_id += 1
+            self.updates.append({"update_id": self._next_update_id, **update})
+
+    def replies(self, chat_id: int) -> list[str]:
+        """The texts sent to a chat, in order."""
+        return [c.params["text"] for c in self.sent() if int(c.params["chat_id"]) == chat_id]
 
     def _result(self, method: str, params: dict[str, Any], message_id: int) -> Any:
         if method == "getMe":
@@ -90,10 +123,40 @@ class FakeBotAPI:
                     "chat": {"id": chat_id, "type": "group" if chat_id < 0 else "private"},
                     "from": BOT_USER}
         if method == "getUpdates":
+            # as Telegram does, an offset confirms (drops) the updates before it; the others are served
+            # again until confirmed, so that a poll abandoned by a stopped bot loses nothing
+            offset = int(params.get("offset") or 0)
             with self._lock:
-                updates, self.updates[:] = list(self.updates), []
-            return updates
+                self.updates[:] = [u for u in self.updates if u.get("update_id", 0) >= offset]
+                return list(self.updates)
         return True
+
+
+def user(user_id: int, language: str = "fr") -> dict[str, Any]:
+    """A Telegram user."""
+    return {"id": user_id, "is_bot": False, "first_name": f"user{user_id}", "language_code": language}
+
+
+def message(text: str, chat_id: int, user_id: int | None = None, language: str = "fr") -> dict[str, Any]:
+    """An update carrying a message, with a bot_command entity when it starts with '/'."""
+    chat_type = "supergroup" if chat_id < 0 else "private"
+    body: dict[str, Any] = {
+        "message_id": abs(hash(text)) % 100000, "date": int(time.time()), "text": text,
+        "chat": {"id": chat_id, "type": chat_type, **({"title": "group"} if chat_id < 0 else {})},
+        "from": user(user_id or chat_id, language)}
+    if text.startswith("/"):
+        body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"message": body}
+
+
+def callback(data: str, chat_id: int, user_id: int | None = None, language: str = "fr") -> dict[str, Any]:
+    """An update carrying an inline keyboard button press on one of the bot's messages."""
+    chat_type = "supergroup" if chat_id < 0 else "private"
+    return {"callback_query": {
+        "id": str(abs(hash(data)) % 100000), "chat_instance": "1", "data": data,
+        "from": user(user_id or chat_id, language),
+        "message": {"message_id": 1, "date": int(time.time()), "text": "…", "from": BOT_USER,
+                    "chat": {"id": chat_id, "type": chat_type}}}}
 
 
 def _handler(fake: FakeBotAPI) -> type[BaseHTTPRequestHandler]:

@@ -35,11 +35,16 @@ def crawl(config_path: Path, log_format: str) -> None:
 @main.command()
 @config_option
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def run(config_path: Path, log_format: str) -> None:
-    """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C."""
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Expose Prometheus metrics on this port.")
+@click.option("--grace", default=20.0, show_default=True, help="Seconds running crawls get to finish on stop.")
+def run(config_path: Path, log_format: str, metrics_port: int | None, grace: float) -> None:
+    """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C or SIGTERM.
+
+    config.yaml is reloaded when it changes (or on SIGHUP); an invalid edit is logged and ignored.
+    """
     config = load_config(config_path)
     logs.setup(fmt=log_format, token=config.telegram.resolved_token())
-    _run_in_loop(lambda: _service().Service(config).run())
+    _run_in_loop(lambda: _service().Service(config, config_path, grace=grace).run(metrics_port))
 
 
 def _service() -> Any:
@@ -104,7 +109,9 @@ def status(config_path: Path, as_json: bool) -> None:
         return
     for row in rows:
         state = ("never crawled" if not row.get("last_attempt") else
-                 f"FAILING x{row['consecutive_failures']}: {row['last_error']}" if row.get("last_error")
+                 f"FAILING x{row['consecutive_failures']}: {row['last_error']}"
+                 + (f" (next attempt {row['next_attempt']})" if row.get("next_attempt") else "")
+                 if row.get("last_error")
                  else f"ok, {row['items_seen']} items, {row['items_new']} new")
         click.echo(f"{row['name']:<24} {row['kind']:<8} {row.get('last_attempt') or '-':<26} {state}")
     counts = report["outbox"]
@@ -136,8 +143,10 @@ def check(config_path: Path) -> None:
     click.echo(f"  alerts: {delivery}")
 
 
-from veille.cli_topics import topics_group  # noqa: E402  (command areas register after main exists)
+from veille.cli_sources import sources_group  # noqa: E402
+from veille.cli_topics import topics_group  # noqa: E402
 
+main.add_command(sources_group)
 main.add_command(topics_group)
 
 if __name__ == "__main__":

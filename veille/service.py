@@ -1,61 +1,90 @@
-"""The pipeline in one process: crawl, match, deliver, once (`veille crawl`) or on schedule (`veille run`)."""
+"""The pipeline in one process: crawl, match, deliver, once (`veille crawl`) or on schedule (`veille run`).
+
+    Service.run ─► scheduler: one job per source (interval or cron, jittered, never doubled)
+                              a delivery job ─► matcher ─► dispatcher
+                              a config watch job ─► reload: sources and topics swapped in place
+                ─► SIGTERM/SIGINT: stop scheduling, let running crawls finish (grace), exit 0
+                ─► SIGHUP: reload now
+"""
 
 import asyncio
 import contextlib
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import sqlite_utils
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
 
-from alerts.bot import build_application
-from alerts.dispatcher import ConsoleSender, Sender, TelegramSender, deliver
+from alerts.bot import build_application, start_bot, stop_bot
+from alerts.commands import BotState
+from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
-from storage import open_archive
-from veille.config import Config
+from storage import open_archive, outbox
+from veille import metrics
+from veille.config import Config, ConfigError, load
 
 log = logging.getLogger("veille")
 DELIVERY_EVERY = timedelta(seconds=5)
+WATCH_EVERY = timedelta(seconds=2)
+
+
+async def connect(config: Config, *, quiet: bool = False) -> Sender | None:
+    """Telegram when a token is set, else the console; None while Telegram cannot be reached."""
+    token = config.telegram.resolved_token()
+    if not token:
+        return ConsoleSender()
+    bot = build_application(config.telegram, token).bot
+    try:
+        await bot.initialize()
+    except (InvalidToken, TelegramError) as exc:
+        reason = "it rejected the bot token" if isinstance(exc, InvalidToken) else exc.message
+        log.log(logging.DEBUG if quiet else logging.ERROR,
+                "Telegram cannot be reached (%s): alerts stay queued", reason)
+        with contextlib.suppress(TelegramError):
+            await bot.shutdown()
+        return None
+    return TelegramSender(bot)
+
+
+async def disconnect(sender: Sender | None) -> None:
+    """Release the Telegram connection, if any."""
+    if isinstance(sender, TelegramSender):
+        with contextlib.suppress(TelegramError):
+            await sender.bot.shutdown()
 
 
 @contextlib.asynccontextmanager
 async def sender_for(config: Config) -> AsyncIterator[Sender | None]:
-    """Telegram when a token is set, else the console; None while Telegram cannot be reached."""
-    token = config.telegram.resolved_token()
-    if not token:
-        yield ConsoleSender()
-        return
-    bot = build_application(config.telegram, token).bot
+    """connect() for the length of a block."""
+    sender = await connect(config)
     try:
-        await bot.initialize()
-    except InvalidToken:
-        log.error("Telegram rejected the bot token: alerts stay queued")
-        yield None
-        return
-    except TelegramError as exc:
-        log.error("Telegram cannot be reached (%s): alerts stay queued", exc.message)
-        yield None
-        return
-    try:
-        yield TelegramSender(bot)
+        yield sender
     finally:
-        with contextlib.suppress(TelegramError):
-            await bot.shutdown()
+        await disconnect(sender)
 
 
 async def match_and_deliver(config: Config, archive: sqlite_utils.Database, sender: Sender | None,
-                            patience: float = 0.0) -> None:
+                            patience: float = 0.0) -> DispatchReport | None:
     """Queue alerts for articles not yet matched, then send what is due."""
     queued = match_pending(archive, config.topics, config.alerts.max_age)
     if queued:
         log.info("%d alerts queued", queued)
-    if sender is not None:
-        await deliver(archive, sender, config.alerts.timezone, patience=patience)
+    if sender is None:
+        return None
+    return await deliver(archive, sender, config.alerts.timezone, patience=patience)
 
 
 async def crawl_once(config: Config) -> list[CrawlReport]:
@@ -70,59 +99,162 @@ async def crawl_once(config: Config) -> list[CrawlReport]:
         archive.close()
 
 
-class Service:
-    """`veille run`: each source on its interval, delivery as a job of its own, until a signal."""
+def trigger_for(source: Source, config: Config) -> BaseTrigger:
+    """The source's schedule: its cron line, or its interval (else the crawl default) with some jitter."""
+    if source.cron:
+        return CronTrigger.from_crontab(source.cron, timezone=config.alerts.timezone)
+    seconds = (source.interval or config.crawl.interval).total_seconds()
+    return IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60))
 
-    def __init__(self, config: Config) -> None:
+
+class Service:
+    """`veille run`: each source on its schedule, delivery as a job of its own, until a signal."""
+
+    def __init__(self, config: Config, config_path: Path, *, grace: float = 20.0) -> None:
         self.config = config
+        self.config_path = config_path
+        self.grace = grace
         self.archive = open_archive(config.storage.path)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.stopping = asyncio.Event()
         self.sender: Sender | None = None
+        self.running: set[asyncio.Task[Any]] = set()
+        self.delivering = asyncio.Lock()
+        self.bot: Application | None = None
+        self.bot_state = BotState(config.telegram, config.topics, self.archive, config.alerts.timezone)
+        self._stamp = self._config_stamp()
 
-    async def crawl(self, source: Source) -> None:
+    async def _tracked(self, work: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            await work()
+        finally:
+            self.running.discard(task)
+
+    async def crawl(self, name: str) -> None:
         """One scheduled crawl of one source, followed by matching and delivery."""
-        await crawl_source(source, self.config.crawl, self.archive)
-        await match_and_deliver(self.config, self.archive, self.sender)
+        source = next((s for s in self.config.sources if s.name == name), None)
+        if source is None or self.stopping.is_set():
+            return
+
+        async def work() -> None:
+            report = await crawl_source(source, self.config.crawl, self.archive)
+            self._count(report)
+            if not self.stopping.is_set():
+                await self.deliver()
+
+        await self._tracked(work)
 
     async def deliver(self) -> None:
-        """Send whatever became due (deferred retries, alerts queued by a previous run)."""
-        await match_and_deliver(self.config, self.archive, self.sender)
+        """Match what is new and send whatever is due (alerts deferred or queued by a previous run)."""
 
-    def schedule(self) -> None:
-        """One job per enabled source, spread over the first minute so that they do not all fire at once."""
+        async def work() -> None:
+            async with self.delivering:  # one dispatcher at a time, or a row could be sent twice
+                if self.sender is None:  # Telegram was unreachable: try again, quietly
+                    self.sender = await connect(self.config, quiet=True)
+                    if self.sender is not None:
+                        log.info("Telegram reachable again: delivering queued alerts")
+                        if self.bot is None:
+                            self.bot = await start_bot(self.bot_state)
+                report = await match_and_deliver(self.config, self.archive, self.sender)
+            if report:
+                metrics.ALERTS_SENT.inc(report.sent)
+                metrics.ALERTS_FAILED.inc(report.failed)
+            metrics.BACKLOG.set(outbox.counts(self.archive)["pending"])
+
+        await self._tracked(work)
+
+    def _count(self, report: CrawlReport) -> None:
+        metrics.CRAWLS.labels(report.source).inc()
+        metrics.ITEMS.labels(report.source).inc(report.seen)
+        metrics.ITEMS_NEW.labels(report.source).inc(report.new)
+        metrics.LAST_CRAWL.labels(report.source).set(time.time())
+        if report.error:
+            metrics.CRAWL_ERRORS.labels(report.source).inc()
+
+    def _overrun(self, event: JobEvent) -> None:
+        log.warning("%s is still running from its last round: this round is skipped", event.job_id)
+
+    def schedule(self, previous: Config | None = None) -> None:
+        """Add, remove and reschedule the source jobs to match the config; first runs spread over 5 s."""
         now = datetime.now(UTC)
-        for source in self.config.sources:
-            if not source.enabled:
+        wanted = {s.name: s for s in self.config.sources if s.enabled}
+        old = {s.name: s for s in previous.sources} if previous else {}
+        for job in self.scheduler.get_jobs():
+            name = job.id.removeprefix("source:")
+            if job.id.startswith("source:") and name not in wanted:
+                job.remove()
+                log.info("source %s removed from the schedule", name)
+        for name, source in wanted.items():
+            job_id = f"source:{name}"
+            if self.scheduler.get_job(job_id) and old.get(name) == source:
                 continue
-            interval = source.interval or self.config.crawl.interval
-            self.scheduler.add_job(
-                self.crawl, "interval", args=[source], id=f"source:{source.name}", replace_existing=True,
-                seconds=interval.total_seconds(), jitter=min(interval.total_seconds() / 10, 60),
-                next_run_time=now + timedelta(seconds=random.uniform(0, min(interval.total_seconds(), 5))),
-                max_instances=1, coalesce=True, misfire_grace_time=None)
-        self.scheduler.add_job(self.deliver, "interval", id="deliver", replace_existing=True,
-                               seconds=DELIVERY_EVERY.total_seconds(), max_instances=1, coalesce=True,
-                               next_run_time=now)
+            first = now + timedelta(seconds=random.uniform(0, 5))
+            self.scheduler.add_job(self.crawl, trigger_for(source, self.config), args=[name], id=job_id,
+                                   replace_existing=True, max_instances=1, coalesce=True,
+                                   misfire_grace_time=None, next_run_time=first)
+            if previous is not None:
+                log.info("source %s %s", name, "rescheduled" if name in old else "added")
 
-    async def run(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop scheduling and let running jobs finish."""
+    def reload(self) -> bool:
+        """Read config.yaml again; apply it if valid, else keep the running config and log why."""
+        self._stamp = self._config_stamp()
+        try:
+            new = load(self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("config not reloaded, keeping the running one: %s: %s", exc.path, problem)
+            return False
+        if new.storage.path != self.config.storage.path:
+            log.warning("storage.path changed: it applies at the next restart")
+            new.storage.path = self.config.storage.path
+        previous, self.config = self.config, new
+        self.bot_state.telegram, self.bot_state.topics = new.telegram, new.topics
+        self.bot_state.timezone = new.alerts.timezone
+        self.schedule(previous)
+        log.info("config reloaded: %d sources, %d topics", len(new.sources), len(new.topics))
+        return True
+
+    def _config_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.config_path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    async def _watch_config(self) -> None:
+        if self._config_stamp() != self._stamp:
+            self.reload()
+
+    async def run(self, metrics_port: int | None = None) -> None:
+        """Run until SIGTERM or SIGINT, then stop scheduling and let running crawls finish."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        async with sender_for(self.config) as sender:
-            self.sender = sender
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        if metrics_port:
+            metrics.serve(metrics_port)
+        self.sender = await connect(self.config)
+        try:
             self.schedule()
+            self.scheduler.add_job(self.deliver, "interval", id="deliver", seconds=DELIVERY_EVERY.total_seconds(),
+                                   max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+            self.scheduler.add_job(self._watch_config, "interval", id="watch-config",
+                                   seconds=WATCH_EVERY.total_seconds(), max_instances=1, coalesce=True)
             self.scheduler.start()
+            # the bot answers commands from this same loop; stopped before the archive closes
+            self.bot = await start_bot(self.bot_state)
             log.info("veille running: %d sources, %d topics", len(self.config.sources), len(self.config.topics))
             await self.stopping.wait()
-            log.info("stopping")
+            log.info("stopping: waiting up to %.0fs for %d running crawls", self.grace, len(self.running))
+            await stop_bot(self.bot)
             self.scheduler.shutdown(wait=False)
-            await self._drain()
+            if self.running:
+                await asyncio.wait(set(self.running), timeout=self.grace)
+        finally:
+            await disconnect(self.sender)
         self.archive.close()
-
-    async def _drain(self, grace: float = 20.0) -> None:
-        running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
-                   and "run_coroutine_job" in repr(t.get_coro())]
-        if running:
-            await asyncio.wait(running, timeout=grace)
+        log.info("stopped")

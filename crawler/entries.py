@@ -1,0 +1,45 @@
+"""What every kind of source yields: entries, each an article link with what the source says of it."""
+
+import calendar
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from w3lib.html import remove_tags, replace_entities
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a feed, listing page or sitemap: its link and what the source says of it."""
+
+    link: str
+    guid: str | None
+    title: str
+    summary: str
+    author: str | None
+    published: str | None
+
+
+def iso_utc(parsed: time.struct_time | None) -> str | None:
+    """feedparser's UTC struct_time as an ISO 8601 string."""
+    if not parsed:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(parsed), UTC).isoformat()
+
+
+def iso_from_text(value: object) -> str | None:
+    """An ISO 8601 / RFC 3339 date or datetime string as ISO 8601 in UTC; None when unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat()
+
+
+def html_to_text(html: str) -> str:
+    """Plain text from a feed's HTML summary or content."""
+    return " ".join(replace_entities(remove_tags(html)).split())

@@ -1,0 +1,184 @@
+"""Downloader middlewares: the private-network guard, and retries that back off and honour Retry-After."""
+
+import asyncio
+import logging
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import ClassVar, Self
+
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Request, Response
+from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.response import response_status_message
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError
+from twisted.internet.error import TimeoutError as TxTimeout
+from twisted.web.client import ResponseFailed
+
+from crawler.addresses import Reach, answer_refusal, refusal
+
+log = logging.getLogger("veille.crawl")
+
+
+class AddressRefused(IgnoreRequest):
+    """A link the private-network guard refused: never fetched, and not kept as an article."""
+
+
+async def resolve(host: str) -> list[str]:
+    """Every address a host name resolves to (an IP literal resolves to itself, without any lookup)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing at connect time any non-public answer for a name no source lives on.
+
+    The guard middleware decides per source before a request is sent; this resolver is the last word when
+    the connection is made, so that a name answering differently the second time (DNS rebinding) still
+    cannot reach a private address. Hosts of private sources written in config are trusted.
+    """
+
+    trusted_hosts: ClassVar[set[str]] = set()
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:  # noqa: N802 (Twisted's)
+        answer = super().getHostByName(name, timeout)
+        answer.addCallback(self._checked, name)
+        return answer
+
+    @staticmethod
+    def _checked(address: str, name: str) -> str:
+        reason = answer_refusal(name, address, GuardedResolver.trusted_hosts)
+        if reason:
+            raise DNSLookupError(reason)
+        return address
+
+
+def install_guarded_resolver(dns_timeout: float = 60.0, cache_size: int = 10_000) -> None:
+    """Make GuardedResolver the reactor's resolver (Scrapy only installs one under CrawlerProcess)."""
+    from twisted.internet import reactor
+
+    if not isinstance(getattr(reactor, "resolver", None), GuardedResolver):
+        GuardedResolver(reactor, cache_size, dns_timeout).install_on_reactor()
+
+
+class AddressGuardMiddleware:
+    """Refuse, before any connection, a request whose host resolves where the source may not reach.
+
+    Runs before robots.txt and before every redirect hop is scheduled again, so each hop is checked.
+    The source's own URL, as written in config, is trusted.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.source_url: str = crawler.settings.get("VEILLE_SOURCE_URL") or ""
+        if not self.source_url:
+            raise NotConfigured("no VEILLE_SOURCE_URL: nothing to guard")
+        self._reach: Reach | None = None
+        self._addresses: dict[str, list[str]] = {}
+        install_guarded_resolver(crawler.settings.getfloat("DNS_TIMEOUT"))
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def _resolve(self, host: str) -> list[str]:
+        if host not in self._addresses:
+            self._addresses[host] = await resolve(host)
+        return self._addresses[host]
+
+    async def reach(self) -> Reach:
+        """What this source's links may reach, from where the source itself lives."""
+        if self._reach is None:
+            host = urlparse_cached(Request(self.source_url)).hostname or ""
+            self._reach = Reach.of_source(host, await self._resolve(host))
+            if self._reach.own_host:
+                GuardedResolver.trusted_hosts.add(self._reach.own_host)
+        return self._reach
+
+    async def process_request(self, request: Request) -> None:
+        reach = await self.reach()
+        if request.url == self.source_url:
+            return
+        host = urlparse_cached(request).hostname or ""
+        addresses = [] if reach.own_host else await self._resolve(host)
+        reason = refusal(request.url, addresses, reach)
+        if reason:
+            if self.crawler.stats:
+                self.crawler.stats.inc_value("veille/refused")
+            log.warning("%s", reason)
+            raise AddressRefused(reason)
+
+
+def retry_after(value: bytes | None, now: datetime) -> float | None:
+    """The wait a Retry-After header asks for, in seconds (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """The wait before retry number `attempt` + 1 when the server does not say: exponential, capped."""
+    return min(cap, base * 2**attempt)
+
+
+class PatientRetryMiddleware:
+    """Retry 5xx, 429, 408 and timeouts with exponential backoff, honouring Retry-After up to a ceiling.
+
+    A server that asks for a longer wait than `RETRY_MAX_WAIT` is not retried in this crawl.
+    """
+
+    EXCEPTIONS = (TxTimeout, DNSLookupError, ConnectError, ConnectionLost, ResponseFailed, IOError)
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("RETRY_ENABLED"):
+            raise NotConfigured
+        self.crawler = crawler
+        self.max_times = settings.getint("RETRY_TIMES")
+        self.codes = {int(c) for c in settings.getlist("RETRY_HTTP_CODES")}
+        self.max_wait = settings.getfloat("RETRY_MAX_WAIT", 60.0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def _retry(self, request: Request, reason: str | Exception, wait: float) -> Request | None:
+        spider = self.crawler.spider
+        assert spider is not None
+        retry = get_retry_request(request, spider=spider, reason=reason, max_retry_times=self.max_times)
+        if retry is not None and wait > 0:
+            await asyncio.sleep(wait)
+        return retry
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        if request.meta.get("dont_retry") or response.status not in self.codes:
+            return response
+        asked = retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+        if asked is not None and asked > self.max_wait:
+            log.info("%s asks to retry after %.0fs, more than %.0fs: not retried now",
+                     request.url, asked, self.max_wait)
+            return response
+        wait = asked if asked is not None else backoff(request.meta.get("retry_times", 0))
+        return await self._retry(request, response_status_message(response.status), wait) or response
+
+    async def process_exception(self, request: Request, exception: Exception) -> Request | None:
+        if request.meta.get("dont_retry") or not isinstance(exception, self.EXCEPTIONS):
+            return None
+        return await self._retry(request, exception, backoff(request.meta.get("retry_times", 0)))
