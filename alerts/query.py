@@ -115,12 +115,26 @@ class _Parser:
     def parse(self) -> Node:
         if not self.tokens:
             raise QuerySyntaxError("the query is empty")
+        self.check_parentheses()
         node = self.parse_or()
         if (token := self.peek()) is not None:
             if token[0] == "close":
                 raise QuerySyntaxError(f"unbalanced parentheses: ')' at column {token[2]} closes nothing")
             raise QuerySyntaxError(f"unexpected {token[1]!r} at column {token[2]}")
         return node
+
+    def check_parentheses(self) -> None:
+        """Report unbalanced parentheses first: they explain every other error they would cause."""
+        opened: list[int] = []
+        for kind, _, column in self.tokens:
+            if kind == "open":
+                opened.append(column)
+            elif kind == "close" and not opened:
+                raise QuerySyntaxError(f"unbalanced parentheses: ')' at column {column} closes nothing")
+            elif kind == "close":
+                opened.pop()
+        if opened:
+            raise QuerySyntaxError(f"unbalanced parentheses: '(' at column {opened[-1]} is never closed")
 
     def parse_or(self) -> Node:
         children = [self.parse_and()]

@@ -81,6 +81,8 @@ def test_hits_say_where() -> None:
 @pytest.mark.parametrize(("query", "message"), [
     ("(Bleu OR Orange", "unbalanced parentheses: '(' at column 1 is never closed"),
     ("Bleu)", "unbalanced parentheses: ')' at column 5 closes nothing"),
+    ("(Bleu OR", "unbalanced parentheses: '(' at column 1 is never closed"),
+    ("NEAR(Bleu Orange, 3", "unbalanced parentheses: '(' at column 5 is never closed"),
     ("NOT football", "the query only says what must be absent"),
     ('"cloud', "unclosed quote"),
     ("NEAR(Bleu, 3)", "needs at least two terms"),
