@@ -1,9 +1,11 @@
 """The `alerts:`, `topics:` and `telegram:` sections of config.yaml."""
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -17,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.query import QuerySyntaxError, Term, parse
 from alerts.schedule import Digest, QuietHours
 from storage.units import Duration
 
@@ -58,7 +61,7 @@ class ChatDelivery(BaseModel):
 
 
 class Topic(BaseModel):
-    """Keywords that make an article worth telling these chats about."""
+    """Terms that make an article worth telling these chats about, and where to look for them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,22 +70,52 @@ class Topic(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     require: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    query: str | None = None
+    fields: list[Literal["title", "text"]] = Field(default_factory=lambda: ["title", "text"])  # type: ignore[arg-type]
+    sources: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
     chats: list[int] = Field(default_factory=list)
     digest: DigestSchedule | None = None
 
-    @field_validator("keywords", "require", "exclude")
+    @field_validator("keywords", "require", "exclude", "sources", "languages")
     @classmethod
     def _no_blank_terms(cls, terms: list[str]) -> list[str]:
         for term in terms:
             if not str(term).strip():
-                raise ValueError("a term cannot be empty")
+                raise ValueError("an entry cannot be empty")
         return [str(t) for t in terms]
 
     @model_validator(mode="after")
-    def _has_keywords(self) -> Self:
-        if not self.keywords:
-            raise ValueError(f"topic {self.name!r} has no keywords: give at least one")
+    def _is_a_valid_rule(self) -> Self:
+        if not self.keywords and not (self.query or "").strip():
+            raise ValueError(f"topic {self.name!r} is empty: give it keywords or a query")
+        if not self.fields:
+            raise ValueError(f"topic {self.name!r}: fields cannot be empty (title, text)")
+        try:
+            for key in ("keywords", "require", "exclude"):
+                for term in getattr(self, key):
+                    try:
+                        Term.of(term)
+                    except QuerySyntaxError as exc:
+                        raise QuerySyntaxError(f"{key}: {exc}") from None
+            if self.query is not None:
+                try:
+                    parse(self.query)
+                except QuerySyntaxError as exc:
+                    raise QuerySyntaxError(f"query: {exc}") from None
+        except QuerySyntaxError as exc:
+            raise ValueError(f"topic {self.name!r}: {exc}") from None
         return self
+
+    def rule_json(self) -> str:
+        """What decides matches (not the name, description or chats), as canonical JSON."""
+        return json.dumps(self.model_dump(include={"keywords", "require", "exclude", "query", "fields",
+                                                   "sources", "languages"}),
+                          ensure_ascii=False, sort_keys=True)
+
+    def fingerprint(self) -> str:
+        """A short hash of rule_json: two topics with the same fingerprint match the same articles."""
+        return hashlib.sha256(self.rule_json().encode()).hexdigest()[:12]
 
 
 class TelegramConfig(BaseModel):

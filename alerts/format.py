@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.text import fold, stem
+from alerts.text import fold, stem, words
 
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300
@@ -40,7 +40,7 @@ def local_time(stamp: str | None, timezone: str) -> str:
 
 def snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
     """The first sentence where a hit term occurs, shortened, and the spans of the hit words in it."""
-    wanted = {stem(w) for term in terms for w in _WORD.findall(fold(term))}
+    wanted = {stem(w) for term in terms for w in words(term.rstrip("*"))}
     sentences = [s for s in _SENTENCE.split(" ".join(text.split())) if s]
     chosen = next((s for s in sentences if any(stem(fold(w)) in wanted for w in _WORD.findall(s))),
                   sentences[0] if sentences else "")

@@ -1,27 +1,42 @@
 """Text as a French reader compares it: case, accents and ligatures folded, words and their plurals.
 
-    "Les Clouds Souverains de Gaïa-X" ─► fold ─► "les clouds souverains de gaia x"
-                                      ─► stems ─► les cloud souverain de gaia x
+    "Les Clouds Souverains de l'Œuvre Gaïa-X" ─► fold ─► "les clouds souverains de l'oeuvre gaia-x"
+                                              ─► words ─► les clouds souverains de oeuvre gaia x
+                                              ─► stems ─► les cloud souverain de oeuvre gaia x
+
+Hyphens, apostrophes and spaces all separate words, so `Gaia X`, `Gaïa-X` and `GAIA-X` are the same
+words; an elided article or pronoun (`l'`, `d'`, `qu'`, `jusqu'`...) is dropped, so `l'ANSSI` is `anssi`.
 """
 
 import re
 import unicodedata
+from functools import lru_cache
 
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
+_LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
+_LIGATURE = re.compile("[" + "".join(_LIGATURES) + "]")
+# the combining marks NFKD leaves after a letter (a regex is much faster than a loop per character)
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD = re.compile(r"[^\W_]+")
+# an elided word is a whole word (not the end of `aujourd'hui`) followed by an apostrophe
+_ELIDED = ("l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "presqu")
+_APOSTROPHES = "'’ʼ`´"
+_ELISION = re.compile(rf"(?<![^\W_])(?:{'|'.join(_ELIDED)})[{_APOSTROPHES}]")
 
 
 def fold(text: str) -> str:
     """Lower case, without accents or ligatures."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES).casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():
+        return text.lower()
+    folded = _LIGATURE.sub(lambda m: _LIGATURES[m.group()], text).casefold()
+    return _MARKS.sub("", unicodedata.normalize("NFKD", folded))
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A folded word without its plural or feminine ending: `souveraines` and `souverains` → `souverain`.
 
     Only endings are removed (`-s`, `-x`, `-aux`, then `-e`), so `souverainete` stays apart from
-    `souverain`, and short words (acronyms like AWS, DSA) are kept whole.
+    `souverain`, `bleute` from `bleu`, and short words (acronyms like AWS, DSA) are kept whole.
     """
     if word.endswith("eaux"):
         return word[:-1]
@@ -35,10 +50,20 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The folded words of a text, hyphens, apostrophes and punctuation being spaces."""
-    return _WORD.findall(fold(text))
+    """The folded words of a text, without elided articles; hyphens, apostrophes and punctuation are spaces."""
+    return _WORD.findall(_ELISION.sub(" ", fold(text)))
 
 
 def stems(text: str) -> list[str]:
     """The stems of a text's words, in order."""
     return [stem(w) for w in words(text)]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each of `words(text)` sits in the original text (start, end), to highlight hits in it."""
+    spans = []
+    for m in _WORD.finditer(text):
+        after = text[m.end():m.end() + 1]
+        if not (after and after in _APOSTROPHES and m.group().casefold() in _ELIDED):
+            spans.append(m.span())
+    return spans

@@ -162,6 +162,20 @@ def _m003_stories(db: sqlite_utils.Database) -> None:
         stories.resign(db, article_id, text, title)
 
 
+def _m004_topic_rules(db: sqlite_utils.Database) -> None:
+    # the rule each topic last ran with in the matcher: "the running config" for `veille topics test --diff`
+    db.executescript(
+        """
+        CREATE TABLE topic_rules (
+            topic TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            since TEXT NOT NULL
+        );
+        """
+    )
+
+
 def _m005_source_backoff(db: sqlite_utils.Database) -> None:
     # when a failing source may be tried again (NULL: whenever it is due)
     db.execute("ALTER TABLE sources ADD COLUMN next_attempt TEXT")
@@ -182,6 +196,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
     3: _m003_stories,
+    4: _m004_topic_rules,
     5: _m005_source_backoff,
     6: _m006_outbox_delivery,
 }

@@ -55,7 +55,7 @@ def test_page_source_needs_a_link_selector(tmp_path: Path) -> None:
 
 def test_topic_without_keywords(tmp_path: Path) -> None:
     problems = config_error(tmp_path, {"topics": [TOPIC, {"name": "empty", "keywords": [], "chats": [1]}]})
-    assert problems == ["topics[1]: topic 'empty' has no keywords: give at least one"]
+    assert problems == ["topics[1]: topic 'empty' is empty: give it keywords or a query"]
 
 
 def test_duplicate_source_names(tmp_path: Path) -> None:

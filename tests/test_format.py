@@ -62,3 +62,10 @@ def test_huge_texts_are_shortened_never_over_the_limit() -> None:
     message = alert_message(row(text="cloud " * 5000), ["cloud"], "Europe/Paris",
                             [f"outlet {i}" for i in range(1000)])
     assert len(message.html) <= TELEGRAM_LIMIT
+
+
+def test_an_elided_keyword_bolds_the_word_not_every_stray_letter() -> None:
+    from alerts.format import snippet
+
+    text, spans = snippet("Selon l'ANSSI, la liste est longue.", ["l'ANSSI"])
+    assert [text[a:b] for a, b in spans] == ["ANSSI"]

@@ -53,8 +53,8 @@ def test_require_and_exclude() -> None:
     assert matches("SecNumCloud et football", ["SecNumCloud"], exclude=["football"]) is None
 
 
-def test_apostrophes_separate_words() -> None:
-    assert stems("l'ANSSI") == ["l", "anssi"]
+def test_apostrophes_separate_words_and_elisions_drop() -> None:
+    assert stems("l'ANSSI") == ["anssi"]
     assert matches("selon l'ANSSI, les offres", ["ANSSI"]) == ["ANSSI"]
 
 

@@ -144,8 +144,10 @@ def check(config_path: Path) -> None:
 
 
 from veille.cli_sources import sources_group  # noqa: E402
+from veille.cli_topics import topics_group  # noqa: E402
 
 main.add_command(sources_group)
+main.add_command(topics_group)
 
 if __name__ == "__main__":
     sys.exit(main())

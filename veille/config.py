@@ -80,6 +80,13 @@ def _duplicates(config: Config) -> list[str]:
     return problems
 
 
+def _unknown_sources(config: Config) -> list[str]:
+    names = {s.name for s in config.sources}
+    return [f"topics[{i}].sources: unknown source {name!r} in topic {topic.name!r}"
+            + (f" (did you mean {hint[0]!r}?)" if (hint := difflib.get_close_matches(name, names, n=1)) else "")
+            for i, topic in enumerate(config.topics) for name in topic.sources if name not in names]
+
+
 def parse(data: object, path: Path) -> Config:
     """Validate already-loaded YAML data; raise ConfigError listing every problem by key path."""
     if data is None:
@@ -90,7 +97,7 @@ def parse(data: object, path: Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e) for e in exc.errors()]) from None
-    if problems := _duplicates(config):
+    if problems := _duplicates(config) + _unknown_sources(config):
         raise ConfigError(path, problems)
     if not config.storage.path.is_absolute():
         config.storage.path = path.parent / config.storage.path
