@@ -128,10 +128,25 @@ def _m002_chats(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m008_explore(db: sqlite_utils.Database) -> None:
+    """A view for the web UI: one row per article with its month and topics, to facet on."""
+    db.executescript(
+        """
+        CREATE VIEW IF NOT EXISTS articles_explore AS
+        SELECT a.id, a.title, a.url, a.source, a.language, a.published,
+               substr(coalesce(a.published, a.fetched_at), 1, 7) AS month,
+               (SELECT json_group_array(m.topic) FROM matches m WHERE m.article_id = a.id) AS topics,
+               a.story_id, a.author
+        FROM articles a;
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
     2: _m002_chats,
+    8: _m008_explore,
 }
 
 
