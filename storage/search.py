@@ -67,7 +67,7 @@ def search(db: sqlite_utils.Database, query: str, *, limit: int = 20, since: str
     """
     _check(query)
     filters = Filters(since, until, source, topic, lang)
-    window = max(FIRST_WINDOW, limit * 10)
+    window = max(FIRST_WINDOW, limit)
     while True:
         hits = _ranked_hits(db, query, filters, sort, window)
         chosen = hits if all_copies else _one_per_story(hits)
