@@ -129,7 +129,7 @@ def _m002_chats(db: sqlite_utils.Database) -> None:
 
 
 def _m008_explore(db: sqlite_utils.Database) -> None:
-    """A view for the web UI: one row per article with its month and topics, to facet on."""
+    """A view for the web UI (one row per article with its month and topics, to facet on); a date index."""
     db.executescript(
         """
         CREATE VIEW IF NOT EXISTS articles_explore AS
@@ -138,6 +138,8 @@ def _m008_explore(db: sqlite_utils.Database) -> None:
                (SELECT json_group_array(m.topic) FROM matches m WHERE m.article_id = a.id) AS topics,
                a.story_id, a.author
         FROM articles a;
+        -- the date every search filters and sorts on, to bound a dated search to a range of rowids
+        CREATE INDEX IF NOT EXISTS articles_date ON articles(coalesce(published, fetched_at));
         """
     )
 

@@ -18,6 +18,8 @@ from storage.errors import SearchSyntaxError
 
 TITLE_WEIGHT = 10.0
 FIRST_WINDOW = 1000
+BOUND_SCAN = 20_000  # a date range holding fewer articles than this bounds the rowids searched
+SNIPPET_RANGE = 5_000  # hits within this many rowids get their snippets from one statement
 MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
 DATE = "coalesce(a.published, a.fetched_at)"
 
@@ -74,7 +76,7 @@ def search(db: sqlite_utils.Database, query: str, *, limit: int = 20, since: str
         if len(chosen) >= limit or len(hits) < window:
             break
         window *= 8
-    results = [_present(db, query, hit) for hit in chosen[:limit]]
+    results = _present(db, query, chosen[:limit])
     if not all_copies:
         outlets = _outlets(db, [r["story_id"] for r in results])
         for r in results:
@@ -113,7 +115,9 @@ def _ranked_hits(db: sqlite_utils.Database, query: str, filters: Filters, sort: 
     """The newest `window` hits passing the filters, ranked. CROSS JOIN keeps FTS5 as the outer loop,
     so that it walks its index in rowid order and stops at the window."""
     where, params = filters.where()
-    params.update(query=query, window=window, weight=TITLE_WEIGHT)
+    bounds, bound_params = _rowid_bounds(db, filters)
+    where += bounds
+    params.update(query=query, window=window, weight=TITLE_WEIGHT, **bound_params)
     order = "rank, id DESC" if sort == "relevance" else "date DESC, id DESC"
     sql = f"""
         SELECT * FROM (
@@ -124,6 +128,28 @@ def _ranked_hits(db: sqlite_utils.Database, query: str, filters: Filters, sort: 
         ) ORDER BY {order}
     """
     return _guarded(query, lambda: list(db.query(sql, params)))
+
+
+def _rowid_bounds(db: sqlite_utils.Database, filters: Filters) -> tuple[list[str], dict[str, Any]]:
+    """Rowid limits implied by a date filter covering few articles, so FTS5 skips the rest of its index.
+
+    Exact whatever the arrival order: the lowest (highest) id among the articles dated in range. Found
+    through the date index, and only when the range is small; a wide range needs no help, as the window
+    then fills quickly.
+    """
+    where, params = [], {}
+    for name, condition, bound, op in (("since", f"{DATE} >= :since", "min", ">="),
+                                       ("until", f"{DATE} < :until_end", "max", "<=")):
+        if getattr(filters, name) is None:
+            continue
+        _, filter_params = Filters(**{name: getattr(filters, name)}).where()
+        found, count = db.execute(
+            f"SELECT {bound}(id), count(*) FROM (SELECT a.id FROM articles a WHERE {condition} LIMIT :cap)",
+            {**filter_params, "cap": BOUND_SCAN}).fetchone()
+        if count < BOUND_SCAN:
+            where.append(f"articles_fts.rowid {op} :{name}_rowid")
+            params[f"{name}_rowid"] = found if found is not None else (-1 if op == "<=" else 2**62)
+    return where, params
 
 
 def _one_per_story(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -137,17 +163,28 @@ def _one_per_story(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return best
 
 
-def _present(db: sqlite_utils.Database, query: str, hit: dict[str, Any]) -> dict[str, Any]:
-    """The article behind a hit, with a snippet of its best matching column, hits marked."""
-    row = next(db.query(
-        f"""SELECT a.id, a.url, a.title, a.source, a.published, a.language, a.story_id,
-                   snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', 24) AS snippet
-            FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
-            WHERE articles_fts MATCH :query AND articles_fts.rowid = :id""",
-        {"query": query, "id": hit["id"]}))
-    if row["story_id"] is None:
-        row["story_id"] = row["id"]
-    return row
+def _present(db: sqlite_utils.Database, query: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The articles behind these hits, in their order, each with a snippet of its best matching column.
+
+    Hits close together are read in one statement over their rowid range: FTS5 sets a query up again for
+    every statement (for a prefix query, merging the lists of every word it expands to).
+    """
+    if not hits:
+        return []
+    ids = [hit["id"] for hit in hits]
+    marks = ",".join("?" * len(ids))
+    snippet = f"snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', 24)"
+    if max(ids) - min(ids) <= SNIPPET_RANGE:
+        snippets = dict(db.execute(
+            f"""SELECT rowid, CASE WHEN rowid IN ({marks}) THEN {snippet} END FROM articles_fts
+                WHERE articles_fts MATCH ? AND rowid BETWEEN ? AND ?""", [*ids, query, min(ids), max(ids)]))
+    else:  # hits far apart: a statement each, rather than walking every hit between them
+        snippets = {i: db.execute(f"SELECT {snippet} FROM articles_fts WHERE articles_fts MATCH ? AND rowid = ?",
+                                  [query, i]).fetchone()[0] for i in ids}
+    rows = {r["id"]: r for r in db.query(
+        f"""SELECT id, url, title, source, published, language, coalesce(story_id, id) AS story_id
+            FROM articles WHERE id IN ({marks})""", ids)}
+    return [{**rows[i], "snippet": snippets.get(i) or ""} for i in ids]
 
 
 def _outlets(db: sqlite_utils.Database, stories: list[int]) -> dict[int, int]:
@@ -158,7 +195,7 @@ def _outlets(db: sqlite_utils.Database, stories: list[int]) -> dict[int, int]:
     return {r["story_id"]: r["n"] for r in db.query(
         f"""SELECT coalesce(a.story_id, a.id) AS story_id, count(DISTINCT s.source) AS n
             FROM articles a JOIN article_sources s ON s.article_id = a.id
-            WHERE coalesce(a.story_id, a.id) IN ({marks}) GROUP BY 1""", stories)}
+            WHERE a.story_id IN ({marks}) OR a.id IN ({marks}) GROUP BY 1""", stories * 2)}
 
 
 def _guarded(query: str, run: Any) -> Any:
