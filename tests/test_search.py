@@ -113,3 +113,27 @@ def test_cli_json_csv_and_new_filters(tmp_path: Path) -> None:
     assert next(iter(csv.DictReader(io.StringIO(result.stdout))))["title"] == "La fibre optique arrive dans le Cantal"
     bad = run_veille("search", "cantal", "--config", str(config), "--since", "last tuesday")
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_the_terminal_table_shows_each_result_with_its_hits_highlighted(tmp_path: Path) -> None:
+    from veille.archive_output import marked, results_table
+
+    _, db, _ = build(tmp_path)
+    text = results_table(search(db, "cantal"), width=120)
+    assert "La fibre optique arrive dans le Cantal" in text and "https://usine.example/fibre" in text
+    highlighted = marked("la [fibre] et le [Cantal]")
+    assert highlighted.plain == "la fibre et le Cantal"
+    assert [highlighted.plain[s.start:s.end] for s in highlighted.spans] == ["fibre", "Cantal"]
+
+
+def test_dates_are_read_as_iso_or_as_time_back_from_now() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from veille.archive_output import when
+
+    assert when("2025-03-01") == "2025-03-01"
+    week_ago = datetime.fromisoformat(when("7d"))
+    assert abs(datetime.now(UTC) - timedelta(days=7) - week_ago) < timedelta(minutes=1)
+    assert datetime.fromisoformat(when("1y")) < datetime.now(UTC) - timedelta(days=364)
+    with pytest.raises(ValueError, match="not a date"):
+        when("hier")
