@@ -119,10 +119,12 @@ def _ranked_hits(db: sqlite_utils.Database, query: str, filters: Filters, sort: 
     bounds, bound_params = _rowid_bounds(db, filters)
     where += bounds
     params.update(query=query, window=window, weight=TITLE_WEIGHT, **bound_params)
-    order = "rank, id DESC" if sort == "relevance" else "date DESC, id DESC"
+    # bm25 counts every article holding each phrase (its IDF): a full pass, paid only to rank by it
+    rank, order = (("bm25(articles_fts, :weight, 1.0)", "rank, id DESC") if sort == "relevance"
+                   else ("0", "date DESC, id DESC"))
     sql = f"""
         SELECT * FROM (
-            SELECT a.id, a.story_id, {DATE} AS date, bm25(articles_fts, :weight, 1.0) AS rank
+            SELECT a.id, a.story_id, {DATE} AS date, {rank} AS rank
             FROM articles_fts CROSS JOIN articles a INDEXED BY articles_meta ON a.id = articles_fts.rowid
             WHERE {" AND ".join(["articles_fts MATCH :query", *where])}
             ORDER BY articles_fts.rowid DESC LIMIT :window
