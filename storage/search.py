@@ -18,7 +18,7 @@ from storage.errors import SearchSyntaxError
 
 TITLE_WEIGHT = 10.0
 FIRST_WINDOW = 1000
-BOUND_SCAN = 20_000  # a date range holding fewer articles than this bounds the rowids searched
+BOUND_SCAN = 5_000  # a date range holding fewer articles than this bounds the rowids searched
 SNIPPET_RANGE = 5_000  # hits within this many rowids get their snippets from one statement
 MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
 DATE = "coalesce(a.published, a.fetched_at)"
