@@ -26,7 +26,13 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint unit
+# Debian's chromium for the web UI test (Playwright never downloads its own); tolerant without apt,
+# in which case that test skips and says why.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || \
+		echo "no chromium: the browser test will be skipped"
+
+test: lint browser unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -191,6 +191,25 @@ def _m006_outbox_delivery(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m008_explore(db: sqlite_utils.Database) -> None:
+    """A view for the web UI (one row per article with its month and topics, to facet on); indexes for search."""
+    db.executescript(
+        """
+        CREATE VIEW IF NOT EXISTS articles_explore AS
+        SELECT a.id, a.title, a.url, a.source, a.language, a.published,
+               substr(coalesce(a.published, a.fetched_at), 1, 7) AS month,
+               (SELECT json_group_array(m.topic) FROM matches m WHERE m.article_id = a.id) AS topics,
+               a.story_id, a.author
+        FROM articles a;
+        -- the date every search filters and sorts on, to bound a dated search to a range of rowids
+        CREATE INDEX IF NOT EXISTS articles_date ON articles(coalesce(published, fetched_at));
+        -- what ranking reads of each hit, so that it never reads the article's text off disk
+        CREATE INDEX IF NOT EXISTS articles_meta
+            ON articles(id, published, fetched_at, source, language, story_id);
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -199,6 +218,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     4: _m004_topic_rules,
     5: _m005_source_backoff,
     6: _m006_outbox_delivery,
+    8: _m008_explore,
 }
 
 

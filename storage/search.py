@@ -1,45 +1,227 @@
-"""Full-text search over the archive (SQLite FTS5, accent-insensitive, title weighted)."""
+"""Full-text search over the archive (SQLite FTS5, accent-insensitive, title weighted), one result per story.
+
+Ranking every hit with bm25 costs time in proportion to the number of hits (about a second for a word found
+in most of a million articles). A news archive is read newest first, so the search looks at the newest hits
+first: FTS5 walks its index in rowid (arrival) order and stops after `window` hits that pass the filters;
+only those are ranked (bm25, title weighted) or sorted by date. When that window yields fewer stories than
+asked, it is widened until every hit has been seen, so a rare term is ranked over the whole archive.
+"""
 
 import sqlite3
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import sqlite_utils
 
 from storage.errors import SearchSyntaxError
 
 TITLE_WEIGHT = 10.0
+FIRST_WINDOW = 1000
+BOUND_SCAN = 5_000  # a date range holding fewer articles than this bounds the rowids searched
+SNIPPET_RANGE = 5_000  # hits within this many rowids get their snippets from one statement
+MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
+DATE = "coalesce(a.published, a.fetched_at)"
+
+Sort = Literal["relevance", "date"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a search is restricted to: dates are ISO dates or datetimes, names are from config."""
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+    topic: str | None = None
+    lang: str | None = None
+
+    def where(self) -> tuple[list[str], dict[str, Any]]:
+        """SQL conditions on `a` (articles) and their parameters."""
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if self.since:
+            where.append(f"{DATE} >= :since")
+            params["since"] = self.since
+        if self.until:
+            # a bare date means the whole day
+            where.append(f"{DATE} < :until_end")
+            params["until_end"] = self.until + ("T99" if len(self.until) == 10 else "")
+        if self.source:
+            where.append("a.source = :source")
+            params["source"] = self.source
+        if self.topic:
+            where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = :topic)")
+            params["topic"] = self.topic
+        if self.lang:
+            where.append("(a.language = :lang OR a.language LIKE :lang || '-%')")
+            params["lang"] = self.lang
+        return where, params
 
 
 def search(db: sqlite_utils.Database, query: str, *, limit: int = 20, since: str | None = None,
-           source: str | None = None, topic: str | None = None) -> list[dict[str, Any]]:
-    """Articles matching an FTS5 query (phrases, AND/OR/NOT, prefix*, NEAR), best first.
+           until: str | None = None, source: str | None = None, topic: str | None = None,
+           lang: str | None = None, sort: Sort = "relevance", all_copies: bool = False) -> list[dict[str, Any]]:
+    """Articles matching an FTS5 query (phrases, AND/OR/NOT, prefix*, NEAR), best first or newest first.
 
-    `since` is an ISO date or datetime; `source` and `topic` are names from config. Raises
-    SearchSyntaxError for a query FTS5 cannot parse.
+    One result per story (its best-ranked copy) with `outlets`, the number of sources that carried the
+    story, unless `all_copies`. Raises SearchSyntaxError for a query FTS5 cannot parse.
     """
-    where = ["articles_fts MATCH :query"]
-    params: dict[str, Any] = {"query": query, "limit": limit, "weight": TITLE_WEIGHT}
-    if since:
-        where.append("coalesce(a.published, a.fetched_at) >= :since")
-        params["since"] = since
-    if source:
-        where.append("a.source = :source")
-        params["source"] = source
-    if topic:
-        where.append("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = :topic)")
-        params["topic"] = topic
-    sql = f"""
-        SELECT a.id, a.url, a.title, a.source, a.published, a.language,
-               snippet(articles_fts, 1, '[', ']', '…', 24) AS snippet
-        FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
-        WHERE {" AND ".join(where)}
-        ORDER BY bm25(articles_fts, :weight, 1.0)
-        LIMIT :limit
-    """
+    _check(query)
+    filters = Filters(since, until, source, topic, lang)
+    window = max(FIRST_WINDOW, limit)
+    while True:
+        hits = _ranked_hits(db, query, filters, sort, window)
+        chosen = hits if all_copies else _one_per_story(hits)
+        if len(chosen) >= limit or len(hits) < window:
+            break
+        window *= 8
+    results = _present(db, query, chosen[:limit])
+    if not all_copies:
+        outlets = _outlets(db, [r["story_id"] for r in results])
+        for r in results:
+            r["outlets"] = outlets.get(r["story_id"], 1)
+    return results
+
+
+def search_all(db: sqlite_utils.Database, query: str, *, sort: Sort = "relevance",
+               **filters: str | None) -> Iterator[dict[str, Any]]:
+    """Every article matching the query (or every article, for an empty query), for exports."""
+    if query.strip():
+        _check(query)
+    where, params = Filters(**filters).where()
+    if query.strip():
+        where.insert(0, "articles_fts MATCH :query")
+        params.update(query=query, weight=TITLE_WEIGHT)
+        source = "articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid"
+        order = "bm25(articles_fts, :weight, 1.0)" if sort == "relevance" else f"{DATE} DESC"
+    else:
+        source, order = "articles a", f"{DATE} DESC"
+    sql = f"""SELECT a.id, a.url, a.title, a.source, a.published, a.language, a.story_id, a.author, a.text
+              FROM {source} {"WHERE " + " AND ".join(where) if where else ""} ORDER BY {order}"""
     try:
-        return list(db.query(sql, params))
+        yield from db.query(sql, params)
     except sqlite3.OperationalError as exc:
-        message = str(exc)
-        if any(sign in message for sign in ("fts5", "syntax error", "no such column", "unterminated")):
-            raise SearchSyntaxError(f"cannot read the query {query!r}: {message}") from exc
-        raise
+        raise _syntax_error(query, exc) from exc
+
+
+def _check(query: str) -> None:
+    if not query.strip():
+        raise SearchSyntaxError("the query is empty: give a word, a \"phrase\", or terms joined by AND/OR/NOT")
+
+
+def _ranked_hits(db: sqlite_utils.Database, query: str, filters: Filters, sort: Sort,
+                 window: int) -> list[dict[str, Any]]:
+    """The newest `window` hits passing the filters, ranked. CROSS JOIN keeps FTS5 as the outer loop,
+    so that it walks its index in rowid order and stops at the window; articles_meta holds every column
+    read here, so the articles' text is never read."""
+    where, params = filters.where()
+    bounds, bound_params = _rowid_bounds(db, filters)
+    where += bounds
+    params.update(query=query, window=window, weight=TITLE_WEIGHT, **bound_params)
+    # bm25 counts every article holding each phrase (its IDF): a full pass, paid only to rank by it
+    rank, order = (("bm25(articles_fts, :weight, 1.0)", "rank, id DESC") if sort == "relevance"
+                   else ("0", "date DESC, id DESC"))
+    sql = f"""
+        SELECT * FROM (
+            SELECT a.id, a.story_id, {DATE} AS date, {rank} AS rank
+            FROM articles_fts CROSS JOIN articles a INDEXED BY articles_meta ON a.id = articles_fts.rowid
+            WHERE {" AND ".join(["articles_fts MATCH :query", *where])}
+            ORDER BY articles_fts.rowid DESC LIMIT :window
+        ) ORDER BY {order}
+    """
+    return _guarded(query, lambda: list(db.query(sql, params)))
+
+
+def _rowid_bounds(db: sqlite_utils.Database, filters: Filters) -> tuple[list[str], dict[str, Any]]:
+    """Rowid limits implied by a date filter covering few articles, so FTS5 skips the rest of its index.
+
+    Exact whatever the arrival order: the lowest (highest) id among the articles dated in range. Found
+    through the date index, and only when the range is small; a wide range needs no help, as the window
+    then fills quickly.
+    """
+    where, params = [], {}
+    for name, condition, bound, op in (("since", f"{DATE} >= :since", "min", ">="),
+                                       ("until", f"{DATE} < :until_end", "max", "<=")):
+        if getattr(filters, name) is None:
+            continue
+        _, filter_params = Filters(**{name: getattr(filters, name)}).where()
+        found, count = db.execute(
+            f"SELECT {bound}(id), count(*) FROM (SELECT a.id FROM articles a WHERE {condition} LIMIT :cap)",
+            {**filter_params, "cap": BOUND_SCAN}).fetchone()
+        if count < BOUND_SCAN:
+            where.append(f"articles_fts.rowid {op} :{name}_rowid")
+            params[f"{name}_rowid"] = found if found is not None else (-1 if op == "<=" else 2**62)
+    return where, params
+
+
+def _one_per_story(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[int] = set()
+    best = []
+    for hit in hits:
+        story = hit["story_id"] if hit["story_id"] is not None else hit["id"]
+        if story not in seen:
+            seen.add(story)
+            best.append(hit)
+    return best
+
+
+def _present(db: sqlite_utils.Database, query: str, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The articles behind these hits, in their order, each with a snippet of its text (the title is shown anyway).
+
+    Hits close together are read in one statement over their rowid range: FTS5 sets a query up again for
+    every statement (for a prefix query, merging the lists of every word it expands to).
+    """
+    if not hits:
+        return []
+    ids = [hit["id"] for hit in hits]
+    marks = ",".join("?" * len(ids))
+    snippet = f"snippet(articles_fts, 1, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', 24)"
+    if max(ids) - min(ids) <= SNIPPET_RANGE:
+        snippets = dict(db.execute(
+            f"""SELECT rowid, CASE WHEN rowid IN ({marks}) THEN {snippet} END FROM articles_fts
+                WHERE articles_fts MATCH ? AND rowid BETWEEN ? AND ?""", [*ids, query, min(ids), max(ids)]))
+    else:  # hits far apart: a statement each, rather than walking every hit between them
+        snippets = {i: db.execute(f"SELECT {snippet} FROM articles_fts WHERE articles_fts MATCH ? AND rowid = ?",
+                                  [query, i]).fetchone()[0] for i in ids}
+    rows = {r["id"]: r for r in db.query(
+        f"""SELECT id, url, title, source, published, language, coalesce(story_id, id) AS story_id
+            FROM articles WHERE id IN ({marks})""", ids)}
+    return [{**rows[i], "snippet": snippets.get(i) or ""} for i in ids]
+
+
+def _outlets(db: sqlite_utils.Database, stories: list[int]) -> dict[int, int]:
+    """How many distinct sources carried each story, over every copy of it."""
+    if not stories:
+        return {}
+    marks = ",".join("?" * len(stories))
+    return {r["story_id"]: r["n"] for r in db.query(
+        f"""SELECT coalesce(a.story_id, a.id) AS story_id, count(DISTINCT s.source) AS n
+            FROM articles a JOIN article_sources s ON s.article_id = a.id
+            WHERE a.story_id IN ({marks}) OR a.id IN ({marks}) GROUP BY 1""", stories * 2)}
+
+
+def _guarded(query: str, run: Any) -> Any:
+    """Run a search, turning FTS5's complaints about the query into a SearchSyntaxError."""
+    try:
+        return run()
+    except sqlite3.OperationalError as exc:
+        raise _syntax_error(query, exc) from exc
+
+
+def _syntax_error(query: str, exc: sqlite3.OperationalError) -> Exception:
+    """A SearchSyntaxError when FTS5 could not read the query, else the error itself."""
+    message = str(exc)
+    if any(m in message for m in ("fts5", "syntax error", "no such column", "unterminated", "special query")):
+        return SearchSyntaxError(f"cannot read the query {query!r}: {_explain(message)}")
+    return exc
+
+
+def _explain(message: str) -> str:
+    if "no such column" in message:
+        column = message.rsplit(":", 1)[-1].strip()
+        return (f"'{column}:' reads as a column filter, and only title: and text: exist; "
+                "put the term in double quotes to search for it")
+    if "unterminated string" in message:
+        return "a double quote is not closed"
+    return message.replace("fts5: ", "") + " (check quotes, parentheses and AND/OR/NOT/NEAR)"

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from storage import SearchSyntaxError, StorageError
+from storage import StorageError
 from veille import __version__, logs
 from veille.options import config_option, load_config, open_db
 
@@ -60,34 +60,6 @@ def _run_in_loop(main: Callable[[], Any]) -> None:
         loop.run(main)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-@main.command()
-@click.argument("query")
-@config_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--since", help="Only articles published since this date (YYYY-MM-DD).")
-@click.option("--source", help="Only articles from this source.")
-@click.option("--topic", help="Only articles that matched this topic.")
-def search(query: str, config_path: Path, as_json: bool, limit: int, since: str | None,
-           source: str | None, topic: str | None) -> None:
-    """Full-text search of the archive (FTS5 syntax: "a phrase", AND, OR, NOT, prefix*)."""
-    from storage.search import search as run_search
-
-    db = open_db(load_config(config_path))
-    try:
-        results = run_search(db, query, limit=limit, since=since, source=source, topic=topic)
-    except SearchSyntaxError as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
-        return
-    if not results:
-        click.echo("No article matches.", err=True)
-    for r in results:
-        click.echo(f"{(r['published'] or '')[:10]:10}  {r['source']:<16} {r['title']}\n"
-                   f"{'':12}{r['url']}\n{'':12}{r['snippet']}\n")
 
 
 @main.command()
@@ -143,11 +115,14 @@ def check(config_path: Path) -> None:
     click.echo(f"  alerts: {delivery}")
 
 
+# commands of other areas, in their own modules, added last
+from veille import cli_archive  # noqa: E402
 from veille.cli_sources import sources_group  # noqa: E402
 from veille.cli_topics import topics_group  # noqa: E402
 
-main.add_command(sources_group)
-main.add_command(topics_group)
+for _command in (cli_archive.search, cli_archive.export, cli_archive.serve, cli_archive.trends,
+                 sources_group, topics_group):
+    main.add_command(_command)
 
 if __name__ == "__main__":
     sys.exit(main())

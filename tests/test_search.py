@@ -1,0 +1,139 @@
+"""Search: phrases, accents, filters, sort, syntax errors and story collapse, through storage and the CLI."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from storage import SearchSyntaxError
+from storage import search as search_module
+from storage.articles import store
+from storage.search import search
+from tests.archive_fixtures import build
+from tests.conftest import run_veille, search_json
+
+
+def titles(rows: list[dict]) -> list[str]:
+    return [r["title"] for r in rows]
+
+
+def test_a_phrase_matches_only_the_words_side_by_side(tmp_path: Path) -> None:
+    _, db, ids = build(tmp_path)
+    found = {r["id"] for r in search(db, '"cloud souverain"', all_copies=True)}
+    assert found == {ids["doctrine"], ids["doctrine-reprise"]}
+    assert ids["bleu"] in {r["id"] for r in search(db, "cloud confiance")}
+
+
+def test_accents_and_case_are_ignored_both_ways(tmp_path: Path) -> None:
+    _, db, ids = build(tmp_path)
+    assert {r["id"] for r in search(db, "securite")} == {ids["bleu"], ids["fibre"]}
+    assert {r["id"] for r in search(db, "qualifiees")} == {ids["doctrine"]}
+    assert {r["id"] for r in search(db, "ÉTAT")} == {ids["doctrine"]}
+
+
+def test_prefix_and_near(tmp_path: Path) -> None:
+    _, db, ids = build(tmp_path)
+    assert ids["eucs"] in {r["id"] for r in search(db, "certif*")}
+    assert {r["id"] for r in search(db, "NEAR(fibre Cantal, 5)")} == {ids["fibre"]}
+
+
+def test_filters_by_date_source_topic_and_language(tmp_path: Path) -> None:
+    _, db, ids = build(tmp_path)
+    query = "souverain OR securite"
+    assert ids["fibre"] not in {r["id"] for r in search(db, query, since="2025-01-01")}
+    assert {r["id"] for r in search(db, query, until="2024-12-31")} == {ids["fibre"]}
+    assert {r["id"] for r in search(db, query, until="2024-06-01")} == {ids["fibre"]}, "until is inclusive"
+    assert {r["source"] for r in search(db, query, source="usine", all_copies=True)} == {"usine"}
+    assert {r["id"] for r in search(db, query, lang="en")} == {ids["eucs"]}
+    assert ids["fibre"] not in {r["id"] for r in search(db, query, topic="cloud-souverain")}
+
+
+def test_sort_by_date_is_newest_first_and_relevance_weights_the_title(tmp_path: Path) -> None:
+    _, db, ids = build(tmp_path)
+    by_date = search(db, "souverain OR securite", sort="date")
+    dates = [r["published"] for r in by_date]
+    assert dates == sorted(dates, reverse=True)
+    # "cantal" is in the title of one article only; "fibre" in its title and text, ranked first
+    assert search(db, "fibre OR souverain")[0]["id"] == ids["fibre"]
+
+
+def test_snippets_mark_the_hits(tmp_path: Path) -> None:
+    _, db, _ = build(tmp_path)
+    assert "[SÉCURITÉ]" in search(db, "securite", source="lemagit")[0]["snippet"]
+
+
+def test_copies_of_a_story_collapse_into_one_result_with_its_outlets(tmp_path: Path) -> None:
+    _, db, ids = build(tmp_path)
+    results = search(db, '"cloud souverain"')
+    assert len(results) == 1
+    assert results[0]["id"] in {ids["doctrine"], ids["doctrine-reprise"]}
+    assert results[0]["outlets"] == 2
+    assert len(search(db, '"cloud souverain"', all_copies=True)) == 2
+
+
+def test_a_window_full_of_copies_is_widened_until_enough_stories(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _, db, ids = build(tmp_path)
+    for outlet in ("a", "b", "c"):  # the newest hits are all copies of one story
+        url = f"https://{outlet}.example/copie"
+        copy = store(db, {"source": outlet, "url": url, "canonical_url": url, "title": "Le cloud souverain",
+                          "text": f"Copie {outlet}", "published": "2025-03-05T08:00:00+00:00"})
+        db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [ids["doctrine"], copy.article_id])
+    monkeypatch.setattr(search_module, "FIRST_WINDOW", 1)
+    found = search(db, '"cloud souverain" OR fibre', limit=2)
+    assert len(found) == 2 and ids["fibre"] in {r["id"] for r in found}
+    assert max(r["outlets"] for r in found) == 5
+
+
+@pytest.mark.parametrize("query", ['"cloud souverain', "cloud AND", "foo:bar", "NEAR(", "   "])
+def test_a_query_fts5_cannot_read_raises_a_search_syntax_error(tmp_path: Path, query: str) -> None:
+    _, db, _ = build(tmp_path)
+    with pytest.raises(SearchSyntaxError):
+        search(db, query)
+
+
+def test_cli_says_what_is_wrong_with_a_query_without_a_traceback(tmp_path: Path) -> None:
+    config, _, _ = build(tmp_path)
+    for query, hint in (('"cloud souverain', "double quote"), ("foo:bar", "column")):
+        result = run_veille("search", query, "--config", str(config))
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert hint in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_json_csv_and_new_filters(tmp_path: Path) -> None:
+    config, _, ids = build(tmp_path)
+    rows = search_json(config, "souverain", "--sort", "date", "--lang", "fr", "--until", "2025-03-31")
+    assert {"url", "title", "source", "published", "snippet", "outlets"} <= set(rows[0])
+    assert rows[0]["outlets"] == 2 and len(rows) == 2
+    copies = search_json(config, "souverain", "--all-copies", "--since", "2025-03-01")
+    assert {r["id"] for r in copies} == {ids["doctrine"], ids["doctrine-reprise"]}
+    result = run_veille("search", "cantal", "--config", str(config), "--csv")
+    assert next(iter(csv.DictReader(io.StringIO(result.stdout))))["title"] == "La fibre optique arrive dans le Cantal"
+    bad = run_veille("search", "cantal", "--config", str(config), "--since", "last tuesday")
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_the_terminal_table_shows_each_result_with_its_hits_highlighted(tmp_path: Path) -> None:
+    from veille.archive_output import marked, results_table
+
+    _, db, _ = build(tmp_path)
+    text = results_table(search(db, "cantal"), width=120)
+    assert "La fibre optique arrive dans le Cantal" in text and "https://usine.example/fibre" in text
+    highlighted = marked("la [fibre] et le [Cantal]")
+    assert highlighted.plain == "la fibre et le Cantal"
+    assert [highlighted.plain[s.start:s.end] for s in highlighted.spans] == ["fibre", "Cantal"]
+
+
+def test_dates_are_read_as_iso_or_as_time_back_from_now() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from veille.archive_output import when
+
+    assert when("2025-03-01") == "2025-03-01"
+    week_ago = datetime.fromisoformat(when("7d"))
+    assert abs(datetime.now(UTC) - timedelta(days=7) - week_ago) < timedelta(minutes=1)
+    assert datetime.fromisoformat(when("1y")) < datetime.now(UTC) - timedelta(days=364)
+    with pytest.raises(ValueError, match="not a date"):
+        when("hier")

@@ -1,0 +1,141 @@
+"""How archive commands present what storage found: a rich table, CSV, JSON lines, a trends chart.
+
+Pure formatting: every function takes rows and returns text or bytes, the CLI writes them.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from storage.search import MARK_END, MARK_START
+from storage.units import parse_duration
+
+RESULT_FIELDS = ["url", "title", "source", "published", "language", "outlets", "snippet"]
+
+
+def when(value: str) -> str:
+    """An ISO date or datetime, or a period back from now (`7d`, `2w`, `6mo`, `1y`), as an ISO string."""
+    text = value.strip()
+    try:
+        return (date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)).isoformat()
+    except ValueError:
+        pass
+    lowered = text.lower()
+    try:
+        if lowered.endswith("y") and lowered[:-1].isdigit():
+            delta = timedelta(days=365 * int(lowered[:-1]))
+        elif lowered.endswith("mo") and lowered[:-2].isdigit():
+            delta = timedelta(days=30 * int(lowered[:-2]))
+        else:
+            delta = parse_duration(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date: write 2025-03-01, or 7d, 2w, 6mo, 1y back from now") from None
+    return (datetime.now(UTC) - delta).replace(microsecond=0).isoformat()
+
+
+def marked(snippet: str) -> Text:
+    """A snippet with the hits (between the FTS5 marks) in bold, markup-safe."""
+    out = Text()
+    rest = snippet or ""
+    while MARK_START in rest and MARK_END in rest.split(MARK_START, 1)[1]:
+        before, after = rest.split(MARK_START, 1)
+        hit, rest = after.split(MARK_END, 1)
+        out.append(before)
+        out.append(hit, style="bold yellow")
+    out.append(rest)
+    return out
+
+
+def results_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
+    """Search results as a table for a terminal."""
+    table = Table(show_lines=True, expand=True)
+    for name, ratio in (("date", 1), ("source", 1), ("outlets", 1), ("article", 6)):
+        table.add_column(name, ratio=ratio, overflow="fold")
+    for r in rows:
+        article = Text(r["title"] or "(no title)", style="bold")
+        article.append("\n" + r["url"], style=f"link {r['url']} cyan")
+        article.append("\n")
+        article.append_text(marked(r.get("snippet") or ""))
+        table.add_row((r["published"] or "")[:10], r["source"], str(r.get("outlets", 1)), article)
+    console = Console(file=io.StringIO(), width=width, force_terminal=True)
+    console.print(table)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def to_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterable[str]:
+    """CSV text, header first, one chunk per row (for streaming a whole archive)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def to_jsonl(rows: Iterable[dict[str, Any]]) -> Iterable[str]:
+    """One JSON object per line."""
+    for row in rows:
+        yield json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def trends_table(data: dict[str, dict[str, int]]) -> str:
+    """The trends series as plain text columns: period, then one column per topic."""
+    topics = list(data)
+    periods = sorted({p for counts in data.values() for p in counts})
+    lines = ["\t".join(["period", *topics])]
+    lines += ["\t".join([p, *(str(data[t].get(p, 0)) for t in topics)]) for p in periods]
+    return "\n".join(lines)
+
+
+def trends_figure(data: dict[str, dict[str, int]], by: str) -> Any:
+    """A matplotlib figure (Agg, no display needed) of stories per period, one line per topic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    for topic, counts in data.items():
+        days: list[Any] = [date.fromisoformat(p) for p in counts]
+        axes.plot(days, list(counts.values()), marker="o", label=topic)
+    axes.set_ylabel(f"stories per {by}")
+    axes.set_title("veille: attention over time")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.autofmt_xdate()
+    return figure
+
+
+def trends_png(data: dict[str, dict[str, int]], by: str) -> bytes:
+    """The chart as a PNG image."""
+    out = io.BytesIO()
+    trends_figure(data, by).savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
+
+def trends_html(data: dict[str, dict[str, int]], by: str) -> str:
+    """A self-contained HTML page: the chart as inline SVG and the series as a table."""
+    svg = io.StringIO()
+    trends_figure(data, by).savefig(svg, format="svg")
+    chart = svg.getvalue()
+    chart = chart[chart.index("<svg"):]
+    topics = list(data)
+    periods = sorted({p for counts in data.values() for p in counts})
+    head = "".join(f"<th>{escape(t)}</th>" for t in topics)
+    body = "".join(f"<tr><td>{p}</td>" + "".join(f"<td>{data[t].get(p, 0)}</td>" for t in topics) + "</tr>"
+                   for p in periods)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>veille trends</title></head><body>"
+            f"<h1>Stories per {escape(by)}</h1>{chart}<table><thead><tr><th>{escape(by)}</th>{head}</tr>"
+            f"</thead><tbody>{body}</tbody></table></body></html>")

@@ -1,0 +1,149 @@
+"""Commands for analysts: search the archive, export a query, explore it in a browser, chart trends."""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from storage import SearchSyntaxError
+from veille.options import config_option, load_config, open_db
+
+HERE = Path(__file__).parent
+
+
+def _date_option(name: str, help_text: str) -> Any:
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from veille.archive_output import when
+
+        try:
+            return when(value) if value else None
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option(name, callback=convert, help=help_text)
+
+
+def _filters(func: Any) -> Any:
+    for option in reversed([
+        _date_option("--since", "Only articles published since (2025-03-01, or 7d, 2w, 6mo, 1y ago)."),
+        _date_option("--until", "Only articles published until this date (inclusive)."),
+        click.option("--source", help="Only articles from this source."),
+        click.option("--topic", help="Only articles that matched this topic."),
+        click.option("--lang", help="Only articles in this language (fr, en...)."),
+        click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True),
+    ]):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.argument("query")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--all-copies", is_flag=True, help="Every copy of a story, not one result per story.")
+@_filters
+def search(query: str, config_path: Path, as_json: bool, as_csv: bool, limit: int, all_copies: bool,
+           **filters: Any) -> None:
+    """Full-text search of the archive (FTS5 syntax: "a phrase", AND, OR, NOT, prefix*, NEAR(a b))."""
+    from storage.search import search as run_search
+    from veille import archive_output
+
+    db = open_db(load_config(config_path))
+    try:
+        results = run_search(db, query, limit=limit, all_copies=all_copies, **filters)
+    except SearchSyntaxError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo("".join(archive_output.to_csv(results, archive_output.RESULT_FIELDS)), nl=False)
+    elif not results:
+        click.echo("No article matches.", err=True)
+    elif sys.stdout.isatty():
+        click.echo(archive_output.results_table(results), nl=False)
+    else:
+        for r in results:
+            click.echo(f"{(r['published'] or '')[:10]:10}  {r['source']:<16} {r['title']}\n"
+                       f"{'':12}{r['url']}\n{'':12}{r['snippet']}\n")
+
+
+@click.command()
+@click.argument("query", default="")
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+@_filters
+def export(query: str, config_path: Path, fmt: str, out: Path | None, **filters: Any) -> None:
+    """Every article matching QUERY (or every article) as CSV or JSON lines, with its full text."""
+    from storage.search import search_all
+    from veille import archive_output
+
+    db = open_db(load_config(config_path))
+    rows = search_all(db, query, **filters)
+    fields = ["id", "url", "title", "source", "published", "language", "author", "story_id", "text"]
+    chunks = archive_output.to_csv(rows, fields) if fmt == "csv" else archive_output.to_jsonl(rows)
+    stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        for chunk in chunks:
+            stream.write(chunk)
+    except SearchSyntaxError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if out:
+            stream.close()
+
+
+@click.command()
+@click.argument("topics", nargs=-1, required=True)
+@config_option
+@_date_option("--since", "From this date, or this long ago (default 1y).")
+@click.option("--by", type=click.Choice(["day", "week", "month", "year"]), default="week", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="trends.png or trends.html")
+def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: Any, out: Path | None) -> None:
+    """Stories per period for each TOPIC: a table, or a chart (--out trends.png or trends.html)."""
+    from storage.trends import series
+    from veille import archive_output
+
+    config = load_config(config_path)
+    unknown = sorted(set(topics) - {t.name for t in config.topics})
+    if unknown:
+        click.echo(f"warning: not a topic in {config_path}: {', '.join(unknown)}", err=True)
+    data = series(open_db(config), list(topics), since=since or archive_output.when("1y"), by=by)
+    if out is None:
+        click.echo(archive_output.trends_table(data))
+    elif out.suffix.lower() == ".png":
+        out.write_bytes(archive_output.trends_png(data, by))
+    elif out.suffix.lower() in (".html", ".htm"):
+        out.write_text(archive_output.trends_html(data, by), encoding="utf-8")
+    else:
+        raise click.BadParameter("write the chart to a .png or .html file", param_hint="--out")
+    if out:
+        click.echo(f"wrote {out}", err=True)
+
+
+@click.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+def serve(config_path: Path, host: str, port: int) -> None:
+    """Explore the archive in a browser (Datasette, read-only): search, facets, canned queries."""
+    from datasette.cli import cli as datasette_cli
+
+    config = load_config(config_path)
+    open_db(config).close()  # creates and migrates the archive, so the web UI finds its view
+    path = Path(config.storage.path)
+    metadata = json.loads((HERE / "datasette_metadata.json").read_text(encoding="utf-8"))
+    metadata["databases"] = {path.stem: metadata["databases"]["archive"]}
+    metadata["description_html"] = metadata["description_html"].replace("/archive/", f"/{path.stem}/")
+    with tempfile.TemporaryDirectory() as tmp:
+        meta_path = Path(tmp) / "metadata.json"
+        meta_path.write_text(json.dumps(metadata), encoding="utf-8")
+        click.echo(f"serving {path} read-only on http://{host}:{port}/{path.stem}", err=True)
+        datasette_cli.main(["serve", str(path), "--metadata", str(meta_path), "--host", host,
+                            "--port", str(port), "--setting", "sql_time_limit_ms", "3000",
+                            "--setting", "facet_time_limit_ms", "1000"], prog_name="veille serve")
