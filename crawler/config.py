@@ -93,8 +93,6 @@ class Source(BaseModel):
             selector = getattr(self, key)
             if selector is not None and (problem := _css_problem(selector)):
                 raise ValueError(f"{key}: is not a valid CSS selector ({problem})")
-        if self.match is not None and self.feed is not None:
-            raise ValueError("match: applies to page: and sitemap: sources only")
         if self.match is not None:
             try:
                 re.compile(self.match)

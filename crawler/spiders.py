@@ -96,7 +96,7 @@ class SourceSpider(scrapy.Spider):
             self.errors.append(str(exc))
             return
         self._remember_validators(response)
-        yield from self.follow(response, entries)
+        yield from self.follow(response, self._matching(entries))
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         """Read the article links (`links:`) of a listing page, and its next page (`follow:`) up to `max_pages`."""

@@ -260,3 +260,12 @@ def test_sidebar_keywords_on_every_page_never_match(tmp_path: Path, site: Site) 
     assert row["full_text"] == 1 and "Cantal" in row["text"]
     assert "souverain" not in row["text"].lower()
     assert UNRELATED.title not in result.stdout, "no alert from a sidebar"
+
+
+def test_match_keeps_only_the_matching_entries_of_a_feed(tmp_path: Path, site: Site) -> None:
+    news = Article("news-cloud", "Une actualité", UNRELATED.body, recent(1))
+    feed = site.feed("/rss.xml", [SOVEREIGN, news])
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": feed, "match": "/articles/news-"}])
+    crawl(config)
+    assert [row["title"] for row in stored(tmp_path).values()] == ["Une actualité"]
+    assert [p for p in paths(site.server) if p.startswith("/articles/")] == ["/articles/news-cloud"]

@@ -22,7 +22,6 @@ def problems(tmp_path: Path, source: dict[str, object], crawl: dict[str, object]
     ({"page": PAGE, "links": "a[", "follow": "a.next"}, "sources[0]: links: is not a valid CSS selector"),
     ({"page": PAGE, "links": "a", "follow": "a..next"}, "sources[0]: follow: is not a valid CSS selector"),
     ({"feed": PAGE, "links": "a"}, "sources[0]: links: applies to page: sources only"),
-    ({"feed": PAGE, "match": "/news/"}, "sources[0]: match: applies to page: and sitemap: sources only"),
     ({"sitemap": PAGE, "match": "(news"}, "sources[0]: match: is not a valid regular expression"),
     ({"page": PAGE, "links": "a", "max_pages": 0}, "sources[0].max_pages: Input should be greater than"),
     ({"sitemap": PAGE, "recent": "soon"}, "sources[0].recent: 'soon' is not a duration"),
