@@ -20,7 +20,7 @@ from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeout
 from twisted.web.client import ResponseFailed
 
-from crawler.addresses import Reach, answer_refusal, refusal
+from crawler.addresses import WEB_SCHEMES, Reach, answer_refusal, refusal
 
 log = logging.getLogger("veille.crawl")
 
@@ -73,7 +73,7 @@ class AddressGuardMiddleware:
     """Refuse, before any connection, a request whose host resolves where the source may not reach.
 
     Runs before robots.txt and before every redirect hop is scheduled again, so each hop is checked.
-    The source's own URL, as written in config, is trusted.
+    The source's own host, as written in config, is trusted (its robots.txt and pages need no check).
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -81,6 +81,7 @@ class AddressGuardMiddleware:
         self.source_url: str = crawler.settings.get("VEILLE_SOURCE_URL") or ""
         if not self.source_url:
             raise NotConfigured("no VEILLE_SOURCE_URL: nothing to guard")
+        self.source_host = urlparse_cached(Request(self.source_url)).hostname or ""
         self._reach: Reach | None = None
         self._addresses: dict[str, list[str]] = {}
         install_guarded_resolver(crawler.settings.getfloat("DNS_TIMEOUT"))
@@ -105,9 +106,11 @@ class AddressGuardMiddleware:
 
     async def process_request(self, request: Request) -> None:
         reach = await self.reach()
-        if request.url == self.source_url:
-            return
         host = urlparse_cached(request).hostname or ""
+        same_host = host == self.source_host and request.url.split(":", 1)[0].lower() in WEB_SCHEMES
+        if request.url == self.source_url or same_host:
+            # the source's host is trusted as written in config: its robots.txt and its own pages too
+            return
         addresses = [] if reach.own_host else await self._resolve(host)
         reason = refusal(request.url, addresses, reach)
         if reason:
