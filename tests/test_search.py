@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import SearchSyntaxError
+from storage import SearchSyntaxError, open_archive
+from storage import db as db_module
 from storage import search as search_module
 from storage.articles import store
 from storage.search import search
@@ -36,6 +37,26 @@ def test_prefix_and_near(tmp_path: Path) -> None:
     _, db, ids = build(tmp_path)
     assert ids["eucs"] in {r["id"] for r in search(db, "certif*")}
     assert {r["id"] for r in search(db, "NEAR(fibre Cantal, 5)")} == {ids["fibre"]}
+
+
+def test_migration_9_rebuilds_an_existing_index_with_prefixes_and_keeps_it_in_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:  # an archive made before migration 9
+        m.delitem(db_module.MIGRATIONS, 9)
+        _, old, ids = build(tmp_path)
+        old.conn.close()
+    db = open_archive(tmp_path / "veille.db")
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()[0]
+    assert "prefix=" in sql
+    db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")  # raises if stale
+    assert ids["doctrine"] in {r["id"] for r in search(db, "souver*", all_copies=True)}
+    url = "https://new.example/a"
+    new = store(db, {"source": "new", "url": url, "canonical_url": url, "title": "Hébergement qualifié",
+                     "text": "Un hébergeur obtient SecNumCloud", "published": "2025-04-01T08:00:00+00:00"})
+    assert {r["id"] for r in search(db, "heberg*")} == {new.article_id}
+    db.execute("UPDATE articles SET title = 'Autre titre' WHERE id = ?", [new.article_id])
+    assert {r["id"] for r in search(db, "heberg*")} == {new.article_id}, "the text still says hébergeur"
+    assert search(db, "qualif*", source="new") == []
 
 
 def test_filters_by_date_source_topic_and_language(tmp_path: Path) -> None:
