@@ -158,3 +158,31 @@ def test_dates_are_read_as_iso_or_as_time_back_from_now() -> None:
     assert datetime.fromisoformat(when("1y")) < datetime.now(UTC) - timedelta(days=364)
     with pytest.raises(ValueError, match="not a date"):
         when("hier")
+
+
+def test_a_costly_query_is_ranked_over_its_window_with_the_title_weighted(tmp_path: Path) -> None:
+    _, db, _ = build(tmp_path)
+    said: dict[str, int] = {}
+    for slug, title, text in (
+            ("in-text-twice", "Les hébergeurs se préparent", "Le cloud souverain, puis encore le cloud souverain."),
+            ("in-title", "Un cloud souverain pour la santé", "Les hôpitaux migrent leurs données."),
+            ("in-long-text", "Les hébergeurs se préparent", "Le cloud souverain. " + "Des mots. " * 200)):
+        url = f"https://hebergeurs.example/{slug}"
+        said[slug] = store(db, {"source": "hebergeurs", "url": url, "canonical_url": url, "title": title,
+                                "text": text, "published": "2025-03-05T08:00:00+00:00"}).article_id
+    found = [r["id"] for r in search(db, '"cloud souverain"', source="hebergeurs")]
+    assert found == [said["in-title"], said["in-text-twice"], said["in-long-text"]]
+    assert search_module._costly_to_rank('"cloud souverain"') and search_module._costly_to_rank("NEAR(a b)")
+    assert not search_module._costly_to_rank("cloud OR souver*")
+    assert search_module._costly_to_rank("souverainete*"), "no prefix index that long"
+
+
+def test_ranking_over_the_window_counts_rarity_among_the_window_hits() -> None:
+    hits = [{"id": 1, "title_hits": "Le \x01cloud\x02", "text_hits": "du \x01cloud\x02 et du \x01Cloud\x02"},
+            {"id": 2, "title_hits": "Rien", "text_hits": "la \x01Fibre\x02 optique"},
+            {"id": 3, "title_hits": "Rien", "text_hits": "le \x01cloud\x02"}]
+    search_module._rank_window(hits)
+    ranks = {hit["id"]: hit["rank"] for hit in hits}
+    assert ranks[1] < ranks[3], "the title weighs, and counts add up"
+    assert ranks[2] < ranks[3], "fibre is rarer among these hits than cloud"
+    assert all("title_hits" not in hit for hit in hits)
