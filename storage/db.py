@@ -210,6 +210,40 @@ def _m008_explore(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m009_fts_prefix(db: sqlite_utils.Database) -> None:
+    """The full-text index rebuilt with prefix indexes, so that `souver*` reads one list, newest first.
+
+    Without them FTS5 answers a prefix query by merging, on every statement, the whole list of every word
+    the prefix expands to. FTS5 uses a prefix index only for a prefix of exactly that many characters:
+    3 to 8 covers the stems people type (`cyber*`, `souver*`, `numériq*`); others still work, unindexed.
+    """
+    db.executescript(
+        """
+        DROP TRIGGER IF EXISTS articles_ai;
+        DROP TRIGGER IF EXISTS articles_ad;
+        DROP TRIGGER IF EXISTS articles_au;
+        DROP TABLE articles_fts;
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, text, content='articles', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2', prefix='3 4 5 6 7 8'
+        );
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text)
+                VALUES ('delete', old.id, old.title, old.text);
+        END;
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text)
+                VALUES ('delete', old.id, old.title, old.text);
+            INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        END;
+        INSERT INTO articles_fts(articles_fts) VALUES ('rebuild');
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -219,6 +253,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     5: _m005_source_backoff,
     6: _m006_outbox_delivery,
     8: _m008_explore,
+    9: _m009_fts_prefix,
 }
 
 

@@ -5,9 +5,17 @@ in most of a million articles). A news archive is read newest first, so the sear
 first: FTS5 walks its index in rowid (arrival) order and stops after `window` hits that pass the filters;
 only those are ranked (bm25, title weighted) or sorted by date. When that window yields fewer stories than
 asked, it is widened until every hit has been seen, so a rare term is ranked over the whole archive.
+
+bm25 counts the articles holding each phrase of the query over the whole archive, which for a phrase of
+several words, a NEAR group or a prefix without a prefix index means checking every article that holds its
+words. Such queries are ranked by the same formula computed here over the window's hits (see _rank_window).
 """
 
+import math
+import re
 import sqlite3
+import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +29,10 @@ FIRST_WINDOW = 1000
 BOUND_SCAN = 5_000  # a date range holding fewer articles than this bounds the rowids searched
 SNIPPET_RANGE = 5_000  # hits within this many rowids get their snippets from one statement
 MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
+K1, B = 1.2, 0.75  # bm25's constants, as FTS5 sets them
+PREFIX_LENGTHS = range(3, 9)  # the prefix indexes of articles_fts (migration 9)
+HIT = re.compile("\x01(.*?)\x02", re.S)
+WORD = re.compile(r"\w+")
 DATE = "coalesce(a.published, a.fetched_at)"
 
 Sort = Literal["relevance", "date"]
@@ -120,17 +132,67 @@ def _ranked_hits(db: sqlite_utils.Database, query: str, filters: Filters, sort: 
     where += bounds
     params.update(query=query, window=window, weight=TITLE_WEIGHT, **bound_params)
     # bm25 counts every article holding each phrase (its IDF): a full pass, paid only to rank by it
-    rank, order = (("bm25(articles_fts, :weight, 1.0)", "rank, id DESC") if sort == "relevance"
-                   else ("0", "date DESC, id DESC"))
+    own = sort == "relevance" and _costly_to_rank(query)
+    rank, order = (("bm25(articles_fts, :weight, 1.0)", "rank, id DESC") if sort == "relevance" and not own
+                   else ("0", "id DESC") if own else ("0", "date DESC, id DESC"))
+    marked = (", highlight(articles_fts, 0, char(1), char(2)) AS title_hits"
+              ", highlight(articles_fts, 1, char(1), char(2)) AS text_hits") if own else ""
     sql = f"""
         SELECT * FROM (
-            SELECT a.id, a.story_id, {DATE} AS date, {rank} AS rank
+            SELECT a.id, a.story_id, {DATE} AS date, {rank} AS rank{marked}
             FROM articles_fts CROSS JOIN articles a INDEXED BY articles_meta ON a.id = articles_fts.rowid
             WHERE {" AND ".join(["articles_fts MATCH :query", *where])}
             ORDER BY articles_fts.rowid DESC LIMIT :window
         ) ORDER BY {order}
     """
-    return _guarded(query, lambda: list(db.query(sql, params)))
+    hits: list[dict[str, Any]] = _guarded(query, lambda: list(db.query(sql, params)))
+    if own:
+        _rank_window(hits)
+        hits.sort(key=lambda hit: (hit["rank"], -hit["id"]))
+    return hits
+
+
+def _costly_to_rank(query: str) -> bool:
+    """Whether bm25 would pay a pass over the whole archive to count the articles holding a phrase of this
+    query: a quoted phrase of several words, a NEAR group, or a prefix the index holds no prefix list for."""
+    phrases = re.findall(r'"([^"]*)"', query)
+    prefixes = re.findall(r"(\w+)\*", query)
+    return ("NEAR" in query or any(len(WORD.findall(p)) > 1 for p in phrases)
+            or any(len(p) not in PREFIX_LENGTHS for p in prefixes))
+
+
+def _rank_window(hits: list[dict[str, Any]]) -> None:
+    """Give each hit a rank (lower is better) from the phrases FTS5 marked in its title and text.
+
+    FTS5's bm25 formula (title weighted, saturating term counts, shorter articles first), except that
+    how rare each matched phrase is (its IDF) is counted among the window's hits, not over the archive.
+    A query of one phrase ranks the same either way: its IDF is common to every hit.
+    """
+    found: list[dict[str, float]] = []
+    lengths: list[int] = []
+    for hit in hits:
+        title, text = hit.pop("title_hits") or "", hit.pop("text_hits") or ""
+        counts: dict[str, float] = defaultdict(float)
+        for phrase in HIT.findall(title):
+            counts[_fold(phrase)] += TITLE_WEIGHT
+        for phrase in HIT.findall(text):
+            counts[_fold(phrase)] += 1.0
+        found.append(counts)
+        lengths.append(title.count(" ") + text.count(" ") + 2)
+    if not hits:
+        return
+    holding = Counter(phrase for counts in found for phrase in counts)
+    idf = {p: math.log(1 + (len(hits) - n + 0.5) / (n + 0.5)) for p, n in holding.items()}
+    average = sum(lengths) / len(lengths)
+    for hit, counts, length in zip(hits, found, lengths, strict=True):
+        norm = K1 * (1 - B + B * length / average)
+        hit["rank"] = -sum(idf[p] * f * (K1 + 1) / (f + norm) for p, f in counts.items())
+
+
+def _fold(phrase: str) -> str:
+    """A marked phrase as FTS5 reads it: lower case, no accents, words only."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", phrase.casefold()) if not unicodedata.combining(c))
+    return " ".join(WORD.findall(bare))
 
 
 def _rowid_bounds(db: sqlite_utils.Database, filters: Filters) -> tuple[list[str], dict[str, Any]]:

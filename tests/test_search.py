@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import SearchSyntaxError
+from storage import SearchSyntaxError, open_archive
+from storage import db as db_module
 from storage import search as search_module
 from storage.articles import store
 from storage.search import search
@@ -36,6 +37,26 @@ def test_prefix_and_near(tmp_path: Path) -> None:
     _, db, ids = build(tmp_path)
     assert ids["eucs"] in {r["id"] for r in search(db, "certif*")}
     assert {r["id"] for r in search(db, "NEAR(fibre Cantal, 5)")} == {ids["fibre"]}
+
+
+def test_migration_9_rebuilds_an_existing_index_with_prefixes_and_keeps_it_in_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:  # an archive made before migration 9
+        m.delitem(db_module.MIGRATIONS, 9)
+        _, old, ids = build(tmp_path)
+        old.conn.close()
+    db = open_archive(tmp_path / "veille.db")
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'").fetchone()[0]
+    assert "prefix=" in sql
+    db.execute("INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 1)")  # raises if stale
+    assert ids["doctrine"] in {r["id"] for r in search(db, "souver*", all_copies=True)}
+    url = "https://new.example/a"
+    new = store(db, {"source": "new", "url": url, "canonical_url": url, "title": "Hébergement qualifié",
+                     "text": "Un hébergeur obtient SecNumCloud", "published": "2025-04-01T08:00:00+00:00"})
+    assert {r["id"] for r in search(db, "heberg*")} == {new.article_id}
+    db.execute("UPDATE articles SET title = 'Autre titre' WHERE id = ?", [new.article_id])
+    assert {r["id"] for r in search(db, "heberg*")} == {new.article_id}, "the text still says hébergeur"
+    assert search(db, "qualif*", source="new") == []
 
 
 def test_filters_by_date_source_topic_and_language(tmp_path: Path) -> None:
@@ -137,3 +158,31 @@ def test_dates_are_read_as_iso_or_as_time_back_from_now() -> None:
     assert datetime.fromisoformat(when("1y")) < datetime.now(UTC) - timedelta(days=364)
     with pytest.raises(ValueError, match="not a date"):
         when("hier")
+
+
+def test_a_costly_query_is_ranked_over_its_window_with_the_title_weighted(tmp_path: Path) -> None:
+    _, db, _ = build(tmp_path)
+    said: dict[str, int] = {}
+    for slug, title, text in (
+            ("in-text-twice", "Les hébergeurs se préparent", "Le cloud souverain, puis encore le cloud souverain."),
+            ("in-title", "Un cloud souverain pour la santé", "Les hôpitaux migrent leurs données."),
+            ("in-long-text", "Les hébergeurs se préparent", "Le cloud souverain. " + "Des mots. " * 200)):
+        url = f"https://hebergeurs.example/{slug}"
+        said[slug] = store(db, {"source": "hebergeurs", "url": url, "canonical_url": url, "title": title,
+                                "text": text, "published": "2025-03-05T08:00:00+00:00"}).article_id
+    found = [r["id"] for r in search(db, '"cloud souverain"', source="hebergeurs")]
+    assert found == [said["in-title"], said["in-text-twice"], said["in-long-text"]]
+    assert search_module._costly_to_rank('"cloud souverain"') and search_module._costly_to_rank("NEAR(a b)")
+    assert not search_module._costly_to_rank("cloud OR souver*")
+    assert search_module._costly_to_rank("souverainete*"), "no prefix index that long"
+
+
+def test_ranking_over_the_window_counts_rarity_among_the_window_hits() -> None:
+    hits = [{"id": 1, "title_hits": "Le \x01cloud\x02", "text_hits": "du \x01cloud\x02 et du \x01Cloud\x02"},
+            {"id": 2, "title_hits": "Rien", "text_hits": "la \x01Fibre\x02 optique"},
+            {"id": 3, "title_hits": "Rien", "text_hits": "le \x01cloud\x02"}]
+    search_module._rank_window(hits)
+    ranks = {hit["id"]: hit["rank"] for hit in hits}
+    assert ranks[1] < ranks[3], "the title weighs, and counts add up"
+    assert ranks[2] < ranks[3], "fibre is rarer among these hits than cloud"
+    assert all("title_hits" not in hit for hit in hits)
