@@ -1,7 +1,8 @@
 """Delivery: pending outbox rows to Telegram (or the console), each marked sent as soon as it is accepted.
 
 Temporary failures (timeouts, network errors, 5xx, 429 past the rate limiter's retries) keep the row
-pending with a growing delay; permanent ones (chat not found, bot blocked or kicked) mark it failed with
+pending with a growing delay (capped at five minutes, so that alerts follow soon after Telegram comes
+back from an outage) and hold up that chat's later alerts, which are never sent before it; permanent ones (chat not found, bot blocked or kicked) mark it failed with
 the reason, and the other chats go on.
 """
 
@@ -25,7 +26,7 @@ from alerts.format import Message, alert_message
 from storage import outbox
 
 log = logging.getLogger("veille.alerts")
-MAX_BACKOFF = 3600.0
+MAX_BACKOFF = 300.0
 
 
 class DeliveryError(Exception):
@@ -176,6 +177,8 @@ async def dispatch(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
     """
     rules = rules or DeliveryRules()
     state = _Pass(db, sender, timezone, now or datetime.now(UTC))
+    # a chat whose oldest alert waits for its retry is served in order: nothing of it overtakes that alert
+    state.troubled |= outbox.deferred_chats(db)
     last_id = 0
     while rows := outbox.pending(db, after_id=last_id):
         for row in rows:

@@ -89,6 +89,12 @@ def other_outlets(db: sqlite_utils.Database, article_id: int, story_id: int | No
     return [r[0] for r in rows]
 
 
+def deferred_chats(db: sqlite_utils.Database) -> set[int]:
+    """Chats with an alert put off after a failure and not due yet: their later alerts wait behind it."""
+    return {r[0] for r in db.execute(
+        "SELECT DISTINCT chat_id FROM outbox WHERE state = 'pending' AND not_before > ?", [now_iso()])}
+
+
 def next_due_in(db: sqlite_utils.Database) -> float | None:
     """Seconds until the next alert put off after a failure is due (0 if now), or None if there is none."""
     row = db.execute("SELECT count(*), min(not_before) FROM outbox WHERE state = 'pending'"
