@@ -1,5 +1,6 @@
 """Item pipelines: the hand-over from the crawler to the archive."""
 
+import sqlite3
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
@@ -29,7 +30,11 @@ class StoragePipeline:
         if spider.dry_run or spider.archive is None:
             spider.collected.append(item)
             return item
-        stored = articles.store(spider.archive, item.as_row())
+        try:
+            stored = articles.store(spider.archive, item.as_row())
+        except sqlite3.Error as exc:  # locked past the busy timeout, disk full: this crawl's error
+            spider.errors.append(f"archive: {exc}: articles not stored, to be fetched again next round")
+            return item
         if stored.new:
             stats.inc_value("veille/items_new")
         return item

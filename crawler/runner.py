@@ -1,7 +1,9 @@
 """Running crawls: every given source at once, in the one asyncio reactor, with a report per source."""
 
 import asyncio
+import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,8 +43,11 @@ async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_ut
         log.info("source %s: backing off after failures until %s", source.name, until)
         return CrawlReport(source.name, 0, 0, None, 0.0, skipped_until=until)
     report, _ = await run_spider(source, defaults, archive)
-    health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new,
-                        interval=interval, ceiling=defaults.max_backoff)
+    try:
+        health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new,
+                            interval=interval, ceiling=defaults.max_backoff)
+    except sqlite3.Error as exc:  # the archive cannot be written: said below, tried again next round
+        report = dataclasses.replace(report, error=report.error or f"archive: {exc}")
     if report.error:
         log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
     else:
@@ -64,6 +69,11 @@ async def run_spider(source: Source, defaults: CrawlConfig,
     spider = crawler.spider
     if error is None and isinstance(spider, SourceSpider) and spider.errors:
         error = "; ".join(dict.fromkeys(spider.errors))
+    if error is None and isinstance(spider, SourceSpider) and spider.validators and archive is not None:
+        try:  # every article is stored: the next crawl may ask "modified since?"
+            health.save_validators(archive, source.name, *spider.validators)
+        except sqlite3.Error as exc:
+            error = f"archive: {exc}"
     stats = crawler.stats.get_stats() if crawler.stats else {}
     report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
                          int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)

@@ -48,6 +48,7 @@ class SourceSpider(scrapy.Spider):
         self.collected: list[ArticleItem] = []
         self.max_articles = source.max_articles or self.defaults.max_articles
         self.followed = 0
+        self.validators: tuple[str | None, str | None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -79,11 +80,14 @@ class SourceSpider(scrapy.Spider):
         self.errors.append(describe(failure))
 
     def _remember_validators(self, response: Response) -> None:
-        """Keep the ETag and Last-Modified of the source's own URL, for a conditional GET next time."""
-        if self.archive is not None and not self.dry_run and response.request is not None \
-                and response.request.url == self.source.url:
-            health.save_validators(self.archive, self.source.name,
-                                   _header(response, "ETag"), _header(response, "Last-Modified"))
+        """Keep the ETag and Last-Modified of the source's own URL, for a conditional GET next time.
+
+        They are saved only once the crawl has stored every article without error (see crawler.runner):
+        saved earlier, a crawl killed or failing in between would be answered 304 next time, its
+        articles never fetched again.
+        """
+        if response.request is not None and response.request.url == self.source.url:
+            self.validators = (_header(response, "ETag"), _header(response, "Last-Modified"))
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         """Read the feed and request the page of every entry the archive does not hold yet."""

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import stories
-from storage.db import now_iso
+from storage.db import now_iso, write
 
 _SPACE = re.compile(r"\W+")
 _MIN_HASHED_TEXT = 200  # shorter texts (a title, a teaser) are too generic to prove a copy
@@ -97,7 +97,7 @@ def store(db: sqlite_utils.Database, item: Mapping[str, Any]) -> Stored:
     urls = list(dict.fromkeys([row["canonical_url"], *item.get("aliases", ())]))
     digest = content_hash(row["text"])
     now = now_iso()
-    with db.atomic():
+    with write(db):
         existing = _find_existing(db, row, urls, digest)
         if existing is None:
             article_id = int(db.table("articles").insert(

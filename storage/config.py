@@ -2,15 +2,21 @@
 
 from pathlib import Path
 
+from datetime import timedelta
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from storage.units import Duration
 
 
 class StorageConfig(BaseModel):
-    """Where the SQLite archive lives."""
+    """Where the SQLite archive lives, and how long a write waits while another process holds it locked."""
 
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Path("data/veille.db")
+    # an analyst's long transaction makes writes wait this long (SQLite's busy timeout) before they fail
+    timeout: Duration = timedelta(seconds=30)
 
 
 class DedupConfig(BaseModel):

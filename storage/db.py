@@ -3,8 +3,9 @@
 Migrations are numbered functions, each run once in its own transaction and recorded in `_migrations`.
 """
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,33 @@ from storage.errors import StorageError
 def now_iso() -> str:
     """The current UTC time as stored in the archive (ISO 8601, seconds)."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@contextlib.contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock first (BEGIN IMMEDIATE), committed at the end.
+
+    Taken at once, the lock is waited for (the busy timeout) while another process holds it; a plain
+    BEGIN that reads first would instead fail at its first write if that process wrote in the meantime.
+    Inside another transaction, a savepoint of it.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
@@ -269,15 +297,18 @@ def migrate(db: sqlite_utils.Database) -> None:
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [number, now_iso()])
 
 
-def open_archive(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (creating if needed) the archive at `path`, in WAL mode, migrated to the current schema."""
+def open_archive(path: str | Path, *, readonly: bool = False, timeout: float = 30.0) -> sqlite_utils.Database:
+    """Open (creating if needed) the archive at `path`, in WAL mode, migrated to the current schema.
+
+    A statement that finds the archive locked by another process waits up to `timeout` seconds.
+    """
     path = Path(path)
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
             return sqlite_utils.Database(conn)
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(sqlite3.connect(path, timeout=30))
+        db = sqlite_utils.Database(sqlite3.connect(path, timeout=timeout))
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")

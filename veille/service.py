@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -79,19 +80,27 @@ async def sender_for(config: Config) -> AsyncIterator[Sender | None]:
 
 async def match_and_deliver(config: Config, archive: sqlite_utils.Database, sender: Sender | None,
                             patience: float = 0.0) -> DispatchReport | None:
-    """Queue alerts for articles not yet matched, then send what is due."""
-    queued = match_pending(archive, config.topics, config.alerts.max_age)
-    if queued:
-        log.info("%d alerts queued", queued)
-    if sender is None:
+    """Queue alerts for articles not yet matched, then send what is due.
+
+    An archive that cannot be written (locked past the busy timeout, disk full) is logged in one line:
+    what was not recorded is found again by the next round.
+    """
+    try:
+        queued = match_pending(archive, config.topics, config.alerts.max_age)
+        if queued:
+            log.info("%d alerts queued", queued)
+        if sender is None:
+            return None
+        rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
+        return await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
+    except sqlite3.Error as exc:
+        log.error("archive %s: %s: matching and delivery resume next round", config.storage.path, exc)
         return None
-    rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
-    return await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
 
 
 def open_for_crawl(config: Config) -> sqlite_utils.Database:
     """The archive, set to group stories at the configured `dedup.threshold`."""
-    archive = open_archive(config.storage.path)
+    archive = open_archive(config.storage.path, timeout=config.storage.timeout.total_seconds())
     stories.configure(archive, config.dedup.threshold)
     return archive
 
