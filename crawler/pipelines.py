@@ -8,6 +8,7 @@ from scrapy.crawler import Crawler
 from crawler.items import ArticleItem
 from crawler.spiders import SourceSpider
 from storage import articles
+from storage.errors import describe
 
 
 class StoragePipeline:
@@ -33,7 +34,7 @@ class StoragePipeline:
         try:
             stored = articles.store(spider.archive, item.as_row())
         except sqlite3.Error as exc:  # locked past the busy timeout, disk full: this crawl's error
-            spider.errors.append(f"archive: {exc}: articles not stored, to be fetched again next round")
+            spider.errors.append(f"{describe(exc)}: articles not stored, fetched again next round")
             return item
         if stored.new:
             stats.inc_value("veille/items_new")

@@ -16,6 +16,7 @@ from crawler.items import ArticleItem
 from crawler.settings import crawl_settings
 from crawler.spiders import SourceSpider
 from storage import health
+from storage.errors import describe
 
 log = logging.getLogger("veille.crawl")
 
@@ -47,7 +48,7 @@ async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_ut
         health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new,
                             interval=interval, ceiling=defaults.max_backoff)
     except sqlite3.Error as exc:  # the archive cannot be written: said below, tried again next round
-        report = dataclasses.replace(report, error=report.error or f"archive: {exc}")
+        report = dataclasses.replace(report, error=report.error or describe(exc))
     if report.error:
         log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
     else:
@@ -73,7 +74,7 @@ async def run_spider(source: Source, defaults: CrawlConfig,
         try:  # every article is stored: the next crawl may ask "modified since?"
             health.save_validators(archive, source.name, *spider.validators)
         except sqlite3.Error as exc:
-            error = f"archive: {exc}"
+            error = describe(exc)
     stats = crawler.stats.get_stats() if crawler.stats else {}
     report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
                          int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)

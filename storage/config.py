@@ -1,8 +1,7 @@
 """The `storage:` section of config.yaml."""
 
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 

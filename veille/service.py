@@ -35,6 +35,7 @@ from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSen
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
 from storage import open_archive, outbox, stories
+from storage.errors import describe
 from veille import metrics
 from veille.config import Config, ConfigError, load
 
@@ -94,7 +95,7 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
         rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
         return await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
     except sqlite3.Error as exc:
-        log.error("archive %s: %s: matching and delivery resume next round", config.storage.path, exc)
+        log.error("%s: %s: matching and delivery resume next round", config.storage.path, describe(exc))
         return None
 
 
