@@ -2,8 +2,8 @@
 
 Temporary failures (timeouts, network errors, 5xx, 429 past the rate limiter's retries) keep the row
 pending with a growing delay (capped at five minutes, so that alerts follow soon after Telegram comes
-back from an outage) and hold up that chat's later alerts, which are never sent before it; permanent ones (chat not found, bot blocked or kicked) mark it failed with
-the reason, and the other chats go on.
+back from an outage) and hold up that chat's later alerts, which are never sent before it; permanent
+ones (chat not found, bot blocked or kicked) mark it failed with the reason, and the other chats go on.
 """
 
 import asyncio
