@@ -73,10 +73,19 @@ class TelegramSender:
         except InvalidToken:
             raise
         except (Forbidden, BadRequest, ChatMigrated) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc.message}", permanent=True) from exc
+            raise DeliveryError(self._reason(exc), permanent=True) from None
         except TelegramError as exc:  # TimedOut, NetworkError (5xx included)
-            raise DeliveryError(f"{type(exc).__name__}: {exc.message}") from exc
+            raise DeliveryError(self._reason(exc)) from None
         return sent.message_id
+
+    def _reason(self, exc: TelegramError) -> str:
+        """Why Telegram said no, as kept in the outbox (shown by `veille status` and the web UI).
+
+        A proxy's or self-hosted server's error page may quote the request URL, and the token is in it.
+        """
+        reason = f"{type(exc).__name__}: {exc.message}"
+        secret = self.bot.token.partition(":")[2]
+        return reason.replace(self.bot.token, "***").replace(secret, "***") if secret else reason
 
 
 def _seconds(value: object) -> float:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "veille", "username": "veille_test_bot"}
 
@@ -28,8 +28,10 @@ class Call:
 class FakeBotAPI:
     """Records calls; `script[method]` is a list of faults to serve, in order, before answering normally.
 
-    A fault is ("429", seconds), ("500", None), ("hang", seconds), ("chat_not_found", None) or
-    ("forbidden", None). `delay` slows every sendMessage down (seconds).
+    A fault is ("429", seconds), ("500", None), ("hang", seconds), ("chat_not_found", None),
+    ("forbidden", None) or ("echo", status): an HTML error page with that status that quotes the request
+    path, escaped, as a proxy in front of a self-hosted Bot API may (the path holds the token).
+    `delay` slows every sendMessage down (seconds).
     `updates` is the queue getUpdates serves (fill it with `push`).
     """
 
@@ -53,7 +55,7 @@ class FakeBotAPI:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
-    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, method: str, params: dict[str, Any], path: str = "") -> tuple[int, dict[str, Any] | str]:
         with self._lock:
             faults = self.script.get(method) or []
             fault = faults.pop(0) if faults else None
@@ -69,6 +71,8 @@ class FakeBotAPI:
                 return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
             if kind == "chat_not_found":
                 return 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            if kind == "echo":
+                return int(value or 500), f"<html><h1>Error</h1><p>POST {quote(path)} failed upstream</p></html>"
             if kind == "forbidden":
                 return 403, {"ok": False, "error_code": 403,
                              "description": "Forbidden: bot was blocked by the user"}
@@ -168,13 +172,13 @@ def _handler(fake: FakeBotAPI) -> type[BaseHTTPRequestHandler]:
                 params = json.loads(body or "{}")
             else:
                 params = dict(parse_qsl(body))
-            status, payload = fake.answer(method, params)
+            status, payload = fake.answer(method, params, self.path)
             if fake.calls and fake.calls[-1].method == method and not fake.calls[-1].token:
                 fake.calls[-1].token = token
-            data = json.dumps(payload).encode()
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if isinstance(payload, str) else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -97,6 +97,9 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
     except sqlite3.Error as exc:
         log.error("%s: %s: matching and delivery resume next round", config.storage.path, describe(exc))
         return None
+    except InvalidToken:
+        log.error("Telegram rejected the bot token: alerts stay queued")
+        return None
 
 
 def open_for_crawl(config: Config) -> sqlite_utils.Database:
