@@ -238,8 +238,9 @@ def _header(response: Response, name: str) -> str | None:
 
 
 def _is_html(response: Response) -> bool:
-    content_type = (response.headers.get("Content-Type") or b"text/html").decode("latin-1").lower()
-    return "html" in content_type or "xml" in content_type
+    """Whether a page is HTML or XHTML (an untyped page is taken as HTML); an SVG image, a feed or a PDF is not."""
+    media_type = (response.headers.get("Content-Type") or b"text/html").decode("latin-1").split(";")[0].strip().lower()
+    return "html" in media_type or media_type in ("text/xml", "application/xml")
 
 
 def _page_language(response: Response) -> str | None:
