@@ -58,6 +58,32 @@ def without_dtd(body: bytes) -> bytes:
     return body if stripped is text else stripped.encode(codec, errors="replace")
 
 
+_XML_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
+_DECODED = re.compile("[^\x00-\x7f\ufffd]")
+
+
+def repaired_utf8(body: bytes, content_type: str | None = None) -> bytes:
+    """A UTF-8 feed with a few invalid bytes, each replaced by U+FFFD; any other feed as it is.
+
+    feedparser reads a feed that is not valid UTF-8 again in a legacy encoding, all of it: two stray
+    bytes in one title turned every accent of the feed into mojibake. A feed declaring another encoding,
+    or without a single valid UTF-8 accent (Latin-1 declared UTF-8), is left to feedparser's guess.
+    """
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return body
+    declared = [m.group(1).decode("ascii").lower() for m in [_XML_ENCODING.match(body[:512])] if m]
+    declared += [m.group(1).lower() for m in [_CHARSET.search(content_type or "")] if m]
+    if any(name.replace("-", "").replace("_", "") != "utf8" for name in declared):
+        return body
+    text = body.decode("utf-8", errors="replace")
+    return text.encode("utf-8") if _DECODED.search(text) else body
+
+
 def _entry(raw: Any) -> Entry | None:
     link = raw.get("link") or next(
         (ln.get("href") for ln in raw.get("links", []) if ln.get("href")), None)
@@ -85,7 +111,7 @@ def parse_feed(body: bytes, content_type: str | None = None, url: str | None = N
     headers = {"content-type": content_type} if content_type else {}
     if url:
         headers["content-location"] = url
-    parsed = feedparser.parse(without_dtd(body), response_headers=headers)
+    parsed = feedparser.parse(without_dtd(repaired_utf8(body, content_type)), response_headers=headers)
     entries = [e for e in (_entry(raw) for raw in parsed.entries) if e is not None]
     if not entries:
         reason = parsed.get("bozo_exception") if parsed.get("bozo") else "a feed without any entry"
