@@ -40,6 +40,27 @@ def iso_from_text(value: object) -> str | None:
     return parsed.astimezone(UTC).isoformat()
 
 
+# before any news site: a feed dated earlier than this carries a zero or placeholder date (1970-01-01)
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
+
+
+def plausible_date(published: str | None, now: datetime) -> str | None:
+    """A published date fit to sort by: None when unreadable or earlier than EARLIEST (a zeroed date, so
+    that the page's own date or the fetch time stands in), and a date in the future clamped to `now`, the
+    fetch time, so that it never sorts above the news that comes after it."""
+    if not published:
+        return None
+    try:
+        when = datetime.fromisoformat(published)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when < EARLIEST:
+        return None
+    return min(when, now.replace(microsecond=0)).astimezone(UTC).isoformat()
+
+
 def html_to_text(html: str) -> str:
     """Plain text from a feed's HTML summary or content."""
     return " ".join(replace_entities(remove_tags(html)).split())

@@ -14,6 +14,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
 from scrapy.utils.response import response_status_message
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError
@@ -147,6 +148,8 @@ class PatientRetryMiddleware:
     A server that asks for a longer wait than `RETRY_MAX_WAIT` is not retried in this crawl.
     """
 
+    # Scrapy 2.13+ hands its own exceptions (DownloadTimeoutError, DownloadFailedError...) to middlewares,
+    # listed in its RETRY_EXCEPTIONS setting; the Twisted ones are for older Scrapys
     EXCEPTIONS = (TxTimeout, DNSLookupError, ConnectError, ConnectionLost, ResponseFailed, IOError)
 
     def __init__(self, crawler: Crawler) -> None:
@@ -157,6 +160,8 @@ class PatientRetryMiddleware:
         self.max_times = settings.getint("RETRY_TIMES")
         self.codes = {int(c) for c in settings.getlist("RETRY_HTTP_CODES")}
         self.max_wait = settings.getfloat("RETRY_MAX_WAIT", 60.0)
+        self.exceptions = self.EXCEPTIONS + tuple(
+            load_object(name) if isinstance(name, str) else name for name in settings.getlist("RETRY_EXCEPTIONS"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -182,6 +187,6 @@ class PatientRetryMiddleware:
         return await self._retry(request, response_status_message(response.status), wait) or response
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | None:
-        if request.meta.get("dont_retry") or not isinstance(exception, self.EXCEPTIONS):
+        if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions):
             return None
         return await self._retry(request, exception, backoff(request.meta.get("retry_times", 0)))

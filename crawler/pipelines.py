@@ -1,10 +1,12 @@
 """Item pipelines: the hand-over from the crawler to the archive."""
 
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from scrapy.crawler import Crawler
 
+from crawler.entries import plausible_date
 from crawler.items import ArticleItem
 from crawler.spiders import SourceSpider
 from storage import articles
@@ -28,6 +30,8 @@ class StoragePipeline:
         spider = self.crawler.spider
         assert isinstance(spider, SourceSpider)
         stats.inc_value("veille/items_seen")
+        # whichever said it (feed, sitemap, the page's metadata): no date from the future, none from 1970
+        item.published = plausible_date(item.published, datetime.now(UTC))
         if spider.dry_run or spider.archive is None:
             spider.collected.append(item)
             return item

@@ -16,6 +16,7 @@ from typing import Any, Self
 import scrapy
 import sqlite_utils
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Request, Response, TextResponse
 from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
@@ -159,10 +160,20 @@ class SourceSpider(scrapy.Spider):
     def follow(self, response: Response, entries: list[Entry]) -> Iterator[Request]:
         """Request the page of every web entry the archive does not hold yet, up to `max_articles`."""
         by_url: dict[str, Entry] = {}
+        guids: set[str] = set()
+        skipped: dict[str, list[str]] = {}
         for entry in entries:
             link = response.urljoin(entry.link)
-            if link.split(":", 1)[0].lower() in WEB_SCHEMES:
+            if link.split(":", 1)[0].lower() not in WEB_SCHEMES:
+                skipped.setdefault("only http(s) links are followed", []).append(link)
+            elif entry.guid and entry.guid in guids:  # a feed repeating a GUID: its first entry is the article
+                skipped.setdefault("GUID already given to an earlier entry", []).append(link)
+            else:
                 by_url.setdefault(canonical_url(link, self.tracking), dataclasses.replace(entry, link=link))
+                guids.update([entry.guid] if entry.guid else [])
+        for reason, links in skipped.items():
+            self.logger.info("skipped %d link(s) of %s (%s), such as %.200s", len(links), response.url, reason,
+                             links[0])
         held: set[str] = set()
         if self.archive is not None and not self.dry_run:
             held = articles.known(self.archive, self.source.name, by_url, [e.guid for e in entries if e.guid])
@@ -215,7 +226,14 @@ def describe(failure: Failure) -> str:
     response = getattr(failure.value, "response", None)
     if response is not None:
         return f"HTTP {response.status} from {response.url}"
-    return f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}"
+    message = failure.getErrorMessage()
+    # Twisted's ResponseFailed (wrapped by Scrapy) says "[<Failure ...>]": name its reasons instead
+    reasons = getattr(getattr(failure.value, "__cause__", None), "reasons", None)
+    if reasons:
+        message = "; ".join(dict.fromkeys(f"{r.type.__name__}: {r.getErrorMessage()}" for r in reasons))
+    if not message and failure.check(DownloadCancelledError):
+        message = "its body grew past max_bytes while it arrived"  # Scrapy's cancel at DOWNLOAD_MAXSIZE says nothing
+    return f"{failure.type.__name__ if failure.type else 'error'}: {message}"
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -224,8 +242,9 @@ def _header(response: Response, name: str) -> str | None:
 
 
 def _is_html(response: Response) -> bool:
-    content_type = (response.headers.get("Content-Type") or b"text/html").decode("latin-1").lower()
-    return "html" in content_type or "xml" in content_type
+    """Whether a page is HTML or XHTML (an untyped page is taken as HTML); an SVG image, a feed or a PDF is not."""
+    media_type = (response.headers.get("Content-Type") or b"text/html").decode("latin-1").split(";")[0].strip().lower()
+    return "html" in media_type or media_type in ("text/xml", "application/xml")
 
 
 def _page_language(response: Response) -> str | None:
