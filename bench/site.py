@@ -54,9 +54,12 @@ class NewsSite:
         words = vocabulary(rng, 12_000)
         weights = list(itertools.accumulate(1 / (rank + 10) for rank in range(len(words))))
         site = cls(feeds, articles)
+        blob = ",".join(f'{{"id":{rng.randrange(10**9)},"slug":"{rng.choice(words)}-{rng.choice(words)}",'
+                        f'"tags":["{rng.choice(MENU)}","{rng.choice(MENU)}"],"score":{rng.random():.4f}}}'
+                        for _ in range(6000))
         for s in range(feeds):
             for n in range(articles):
-                site.articles.append(_article(rng, words, weights, s, n))
+                site.articles.append(_article(rng, words, weights, blob, s, n))
         for article in site.articles:
             site.responses[article_path(article.source, article.number)] = (article.page, "text/html; charset=utf-8")
         site.responses["/robots.txt"] = (b"User-agent: *\nAllow: /\n", "text/plain")
@@ -96,7 +99,8 @@ def _sentence(rng: random.Random, words: list[str], weights: list[float]) -> str
     return " ".join(chosen).capitalize() + "."
 
 
-def _article(rng: random.Random, words: list[str], weights: list[float], source: int, number: int) -> ArticlePage:
+def _article(rng: random.Random, words: list[str], weights: list[float], blob: str, source: int,
+             number: int) -> ArticlePage:
     title = _sentence(rng, words, weights)[:-1]
     paragraphs = [" ".join(_sentence(rng, words, weights) for _ in range(rng.randint(3, 6)))
                   for _ in range(rng.randint(8, 14))]
@@ -120,14 +124,11 @@ def _article(rng: random.Random, words: list[str], weights: list[float], source:
             f"<aside><h3>Lire aussi</h3><ul>{related}</ul><div class=ad>Publicité</div></aside></main>"
             f"<footer><nav>{footer}</nav><p>© Le Journal {source}. Mentions légales.</p></footer>")
     # the page-state blob: records of the site's other articles, as front-end frameworks inline them
-    state = []
-    padding = target - len(page.encode()) - 200
-    while padding > 0:
-        record = f'{{"id":{rng.randrange(10**9)},"slug":"{rng.choice(words)}-{rng.choice(words)}","tags":' \
-                 f'["{rng.choice(MENU)}","{rng.choice(MENU)}"],"score":{rng.random():.4f}}}'
-        state.append(record)
-        padding -= len(record.encode()) + 1
-    page += (f"<script>window.__STATE__ = [{','.join(state)}];</script>"
+    start = rng.randrange(len(blob) // 2)
+    start = blob.index(",", start) + 1
+    end = blob.index(",", start + max(0, target - len(page.encode()) - 200))
+    state = blob[start:end]
+    page += (f"<script>window.__STATE__ = [{state}];</script>"
              f"<script>window.dataLayer=window.dataLayer||[];dataLayer.push({{page:'article'}});</script>"
              "</body></html>")
     return ArticlePage(source, number, title, paragraphs[0][:300], page.encode())
