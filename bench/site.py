@@ -94,7 +94,7 @@ def article_path(source: int, number: int) -> str:
 
 def _sentence(rng: random.Random, words: list[str], weights: list[float]) -> str:
     chosen = rng.choices(words, cum_weights=weights, k=rng.randint(9, 22))
-    if rng.random() < 0.05:
+    if rng.random() < 0.002:
         chosen.insert(rng.randrange(len(chosen)), rng.choice(TOPIC_PHRASES))
     return " ".join(chosen).capitalize() + "."
 
