@@ -42,6 +42,8 @@ class CrawlConfig(BaseModel):
     max_backoff: Duration = timedelta(hours=6)
     max_articles: int = Field(default=200, ge=1)
     recent: Duration = timedelta(days=3)
+    # past this, a page's extraction is stopped (its worker replaced) and the feed's own text kept
+    extract_timeout: Duration = timedelta(seconds=20)
     # query parameters dropped from URLs on top of the usual trackers (utm_*, fbclid, gclid, xtor, at_*...)
     tracking_params: list[str] = Field(default_factory=list)
 

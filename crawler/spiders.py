@@ -2,11 +2,10 @@
 
     feed    ─► parse_feed (feedparser) ──────────┐
     page    ─► parse_listing (links:, follow:) ──┼─► follow: new, allowed entries only ─► article page
-    sitemap ─► parse_sitemap (index, news) ──────┘       ─► parse_article (trafilatura)
+    sitemap ─► parse_sitemap (index, news) ──────┘       ─► parse_article (trafilatura, in the extraction pool)
                                                           └► page failed: the source's own text kept
 """
 
-import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -25,7 +24,7 @@ from crawler.addresses import WEB_SCHEMES
 from crawler.canonical import article_url, canonical_url, tracking_params
 from crawler.config import CrawlConfig, Source
 from crawler.entries import html_to_text
-from crawler.extract import extract
+from crawler.extract import extract_bounded
 from crawler.feeds import Entry, FeedError, parse_feed
 from crawler.items import ArticleItem
 from crawler.middlewares import AddressRefused
@@ -190,7 +189,11 @@ class SourceSpider(scrapy.Spider):
         """Keep the page's main text and fill what the feed lacked from the page's metadata."""
         found = None
         if isinstance(response, TextResponse) and _is_html(response):
-            found = await asyncio.to_thread(extract, response.text, response.url)
+            found = await extract_bounded(response.text, response.url, self.defaults.extract_timeout.total_seconds(),
+                                          find_date=entry.published is None)
+        else:
+            self.logger.info("article page %s: not an HTML page (%s); keeping the feed's text", response.url,
+                             _header(response, "Content-Type") or "no content type")
         if found is None:
             yield self._from_feed(entry, response.url)
             return

@@ -34,6 +34,7 @@ from alerts.config import DeliveryRules
 from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_all, crawl_source
+from crawler.extract import shutdown_pool
 from storage import open_archive, outbox, stories
 from storage.errors import describe
 from veille import metrics
@@ -118,6 +119,7 @@ async def crawl_once(config: Config) -> list[CrawlReport]:
             await match_and_deliver(config, archive, sender, patience=30.0)
         return reports
     finally:
+        shutdown_pool()
         archive.close()
 
 
@@ -280,5 +282,6 @@ class Service:
                 await asyncio.wait(set(self.running), timeout=self.grace)
         finally:
             await disconnect(self.sender)
+            shutdown_pool()
         self.archive.close()
         log.info("stopped")
