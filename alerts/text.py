@@ -27,8 +27,10 @@ def fold(text: str) -> str:
     """Lower case, without accents or ligatures."""
     if text.isascii():
         return text.lower()
-    folded = _LIGATURE.sub(lambda m: _LIGATURES[m.group()], text).casefold()
-    return _MARKS.sub("", unicodedata.normalize("NFKD", folded))
+    folded = unicodedata.normalize("NFKD", _LIGATURE.sub(lambda m: _LIGATURES[m.group()], text).casefold())
+    # NFKD may give an upper-case letter (ℌ → H) or a ligature: fold once more, so that fold is stable
+    folded = _LIGATURE.sub(lambda m: _LIGATURES[m.group()], unicodedata.normalize("NFKD", folded.casefold()))
+    return _MARKS.sub("", folded)
 
 
 @lru_cache(maxsize=200_000)
