@@ -2,7 +2,8 @@
 
 Deterministic in CI (profile `ci`: derandomized, no example database). For a long local session:
 
-    HYPOTHESIS_PROFILE=fuzz .venv/bin/python -m pytest tests/test_properties.py
+    HYPOTHESIS_PROFILE=fuzz .venv/bin/python -m pytest -p no:timeout tests/test_properties.py
+    (20,000 examples per property; HYPOTHESIS_EXAMPLES=N for another number)
 
 Each input that once broke a property is kept as an `@example`.
 """
@@ -30,9 +31,10 @@ from tests.conftest import run_veille
 from veille.config import KNOWN_KEYS, Config, ConfigError, load
 from veille.config import parse as parse_config
 
-settings.register_profile("ci", max_examples=100, derandomize=True, database=None, deadline=None,
+settings.register_profile("ci", max_examples=200, derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("fuzz", max_examples=20_000, database=None, deadline=None,
+FUZZ_EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "20000"))
+settings.register_profile("fuzz", max_examples=FUZZ_EXAMPLES, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
@@ -196,8 +198,13 @@ KEY = st.sampled_from(sorted(KNOWN_KEYS)) | TEXT
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT, st.sampled_from([
     "15m", "1e400", "99999999999999999d", "9" * 400 + "MB", "10MB", "Europe/Paris", "a" * 300, "*/5 * * * *",
     "https://example.org/rss.xml", "daily 08:00", "22:00-07:00", "a{99999999999}"]))
-YAML_DATA = st.recursive(SCALAR, lambda kids: st.lists(kids, max_size=4)
-                         | st.dictionaries(KEY | st.integers(), kids, max_size=4), max_leaves=12)
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(KEY | st.integers(), children, max_size=4)
+
+
+YAML_DATA = st.recursive(SCALAR, _containers, max_leaves=12)
 
 
 def check_config_outcome(data: object, path: Path) -> None:
@@ -218,6 +225,8 @@ def check_config_outcome(data: object, path: Path) -> None:
 @example({"alerts": {"timezone": "a" * 300}})
 @example({"sources": [{"name": "a", "feed": "https://e.org/", "match": "a{99999999999}"}]})
 @example({"topics": [{"name": "t", "query": "(" * 5000 + "a" + ")" * 5000}]})
+@example({"crawl": {"max_bytes": "9" * 400 + "MB"}})  # int(inf): OverflowError
+@example({"\n": 1})  # a key with a line break made a problem of two lines
 def test_any_yaml_data_gives_a_config_or_one_line_errors(data: object) -> None:
     check_config_outcome(data, Path("config.yaml"))
 
@@ -351,7 +360,9 @@ ROW = st.fixed_dictionaries({"title": long(TEXT), "url": long(ANY_URL), "source"
 @example({"title": "🎉" * 4000, "url": "https://e.org/", "source": "s", "published": None, "text": "", "topic": "t"},
          [], [])
 @example({"title": "t", "url": "https://e.org/", "source": "s" * 5000, "published": None, "text": "", "topic": "t"},
-         [], [])
+         [], [])  # the head alone was over the limit
+@example({"title": "t", "url": "https://e.org/", "source": "s", "published": "9999-12-31T23:59:59-05:00", "text": "",
+          "topic": "t"}, [], [])  # OverflowError: past the calendar once in Paris time
 def test_an_alert_is_valid_telegram_html_within_the_limit(row: dict[str, Any], terms: list[str],
                                                            also_in: list[str]) -> None:
     assert_valid_telegram_html(alert_message(row, terms, "Europe/Paris", also_in).html)
@@ -364,7 +375,9 @@ SUMMARY_ROW = st.fixed_dictionaries({"story_id": st.integers(1, 5), "title": lon
 
 @given(st.lists(SUMMARY_ROW, max_size=20), st.integers(1, 10_000), st.booleans())
 @example([{"story_id": 1, "title": "🎉" * 300, "url": "https://e.org/" + "🎉" * 2000, "source": "s",
-           "published": None, "topic": "t"}], 1, True)
+           "published": None, "topic": "t"}], 1, True)  # emoji count 2 UTF-16 units
+@example([{"story_id": 1, "title": "t", "url": "u", "source": "s" * 5000, "published": "9999-12-31T23:59:59-05:00",
+           "topic": "t"}], 1, True)
 def test_a_digest_is_valid_telegram_html_within_the_limit_and_covers_every_row(
         rows: list[dict[str, Any]], count: int, digest: bool) -> None:
     rows = [{**row, "id": i} for i, row in enumerate(rows)]
