@@ -45,7 +45,7 @@ class AlertsConfig(BaseModel):
     def _known_zone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise ValueError(f"{name!r} is not a time zone: write it like Europe/Paris") from None
         return name
 

@@ -8,7 +8,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.format import TELEGRAM_LIMIT, TITLE_CHARS, Message, local_time, shorten
+from alerts.format import NAME_CHARS, TELEGRAM_LIMIT, TITLE_CHARS, Message, local_time, shorten, telegram_length
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,8 @@ class Part:
 
 def _line(row: dict[str, Any], timezone: str) -> tuple[str, str]:
     title = shorten(row["title"] or row["url"], TITLE_CHARS)
-    meta = " · ".join(p for p in (row["source"], local_time(row.get("published"), timezone),
-                                  f"#{row['topic']}") if p)
+    meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), local_time(row.get("published"), timezone),
+                                  f"#{shorten(row['topic'], NAME_CHARS)}") if p)
     url = html.escape(row["url"], quote=True)
     return (f'• <a href="{url}">{html.escape(title)}</a> — {html.escape(meta)}',
             f"• {title} — {meta}\n  {row['url']}")
@@ -37,11 +37,15 @@ def summary(rows: list[dict[str, Any]], heading: str, timezone: str,
     ids: list[int] = []
     seen: set[int] = set()
 
+    def render(lines: list[str]) -> str:
+        count = f" ({len(parts) + 1})" if parts else ""
+        return f"<b>{html.escape(heading)}{count}</b>\n" + "\n".join(lines)
+
     def flush() -> None:
         if ids:
             count = f" ({len(parts) + 1})" if parts else ""
-            parts.append(Part(Message(html=f"<b>{html.escape(heading)}{count}</b>\n" + "\n".join(html_lines),
-                                      plain=f"{heading}{count}\n" + "\n".join(plain_lines)), list(ids)))
+            parts.append(Part(Message(html=render(html_lines), plain=f"{heading}{count}\n" + "\n".join(plain_lines)),
+                              list(ids)))
         html_lines.clear()
         plain_lines.clear()
         ids.clear()
@@ -52,10 +56,9 @@ def summary(rows: list[dict[str, Any]], heading: str, timezone: str,
             continue
         seen.add(row["story_id"])
         html_line, plain_line = _line(row, timezone)
-        if len(html_line) > limit - 200:  # a huge URL: keep the title, drop the link
+        if telegram_length(html_line) > limit - 200:  # a huge URL: keep the title, drop the link
             html_line = "• " + html.escape(shorten(row["title"] or "?", TITLE_CHARS))
-        size = len(heading) + 20 + sum(len(x) + 1 for x in html_lines) + len(html_line)
-        if html_lines and size > limit:
+        if html_lines and telegram_length(render([*html_lines, html_line])) > limit:
             flush()
         html_lines.append(html_line)
         plain_lines.append(plain_line)

@@ -12,6 +12,7 @@ from alerts.text import fold, stem, words
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300
 TITLE_CHARS = 300
+NAME_CHARS = 100  # a source or topic name, in a message
 OUTLETS_SHOWN = 10
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 _WORD = re.compile(r"[^\W_]+")
@@ -25,17 +26,25 @@ class Message:
     plain: str
 
 
+def telegram_length(html_text: str) -> int:
+    """A message's length as Telegram counts it, in UTF-16 code units (an emoji counts 2), taken over the
+    HTML as sent: never less than the text once tags and entities are read, which Telegram holds to 4096."""
+    return len(html_text.encode("utf-16-le")) // 2
+
+
 def local_time(stamp: str | None, timezone: str) -> str:
     """An ISO timestamp as `20/11/2026 10:05` in the given time zone, or '' when unknown."""
     if not stamp:
         return ""
     try:
         when = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+    except ValueError:  # not an ISO date: shown as stored, shortened
+        return shorten(stamp, NAME_CHARS)
+    except OverflowError:  # a date at the very end (or start) of the calendar, past it in this zone
+        return stamp[:10]
 
 
 def snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -80,16 +89,17 @@ def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
     """
     title = shorten(row["title"] or row["url"], TITLE_CHARS)
     when = local_time(row.get("published"), timezone)
-    meta = " · ".join(p for p in (row["source"], when) if p)
+    meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), when) if p)
+    topic = shorten(row["topic"], NAME_CHARS)
     text, spans = snippet(row.get("text") or "", terms)
     others = outlets(also_in or [])
     link = f'<a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a>'
-    if len(link) > TELEGRAM_LIMIT // 2:  # a huge URL: the title stays, unlinked
+    if telegram_length(link) > TELEGRAM_LIMIT // 2:  # a huge URL: the title stays, unlinked
         link = html.escape(title)
-    head = f"<b>{link}</b>\n{html.escape(meta)}\n#{html.escape(row['topic'])}"
+    head = f"<b>{link}</b>\n{html.escape(meta)}\n#{html.escape(topic)}"  # bounded: always fits
     parts = [head, _bold(text, spans) if text else "", html.escape(others)]
-    while len("\n\n".join(p for p in parts if p)) > TELEGRAM_LIMIT and len(parts) > 1:
+    while telegram_length("\n\n".join(p for p in parts if p)) > TELEGRAM_LIMIT and len(parts) > 1:
         parts.pop()
     html_text = "\n\n".join(p for p in parts if p)
-    plain = "\n".join(p for p in (title, row["url"], meta, f"#{row['topic']}", text, others) if p)
+    plain = "\n".join(p for p in (title, row["url"], meta, f"#{topic}", text, others) if p)
     return Message(html=html_text, plain=plain)

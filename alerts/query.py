@@ -76,6 +76,9 @@ class Near:
 
 Node = Term | AllOf | AnyOf | Not | Near
 
+# how deep parentheses and NOTs may nest: the parser and the matcher recurse once per level
+MAX_DEPTH = 100
+
 _TOKEN = re.compile(r'\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|"(?P<quoted>[^"]*)"|(?P<badquote>")'
                     r'|(?P<word>[^\s(),"]+))')
 
@@ -99,6 +102,7 @@ class _Parser:
     def __init__(self, query: str) -> None:
         self.tokens = list(_tokens(query))
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -152,6 +156,16 @@ class _Parser:
         return children[0] if len(children) == 1 else AllOf(tuple(children))
 
     def parse_unary(self) -> Node:
+        """A term, a NOT, a NEAR or a parenthesised query, nested at most MAX_DEPTH deep."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise QuerySyntaxError(f"the query nests parentheses or NOTs more than {MAX_DEPTH} deep")
+            return self.parse_unary_at_depth()
+        finally:
+            self.depth -= 1
+
+    def parse_unary_at_depth(self) -> Node:
         token = self.peek()
         if token is None:
             raise QuerySyntaxError("the query ends where a term was expected")
@@ -183,7 +197,7 @@ class _Parser:
         if (token := self.peek()) is not None and token[0] == "comma":
             self.take()
             number = self.peek()
-            if number is None or not number[1].isdigit():
+            if number is None or not (number[1].isascii() and number[1].isdigit()):  # not '²' or '٣'
                 raise QuerySyntaxError(f"NEAR at column {column}: a number of words is expected after ','")
             distance = int(self.take()[1])
         closing = self.peek()

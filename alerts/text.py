@@ -13,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 
 _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
-_LIGATURE = re.compile("[" + "".join(_LIGATURES) + "]")
+_LIGATURES_FOLDED = [c for c in _LIGATURES if c.casefold() == c]  # ß, Œ and Æ are folded to ss, œ and æ first
 # the combining marks NFKD leaves after a letter (a regex is much faster than a loop per character)
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD = re.compile(r"[^\W_]+")
@@ -27,8 +27,12 @@ def fold(text: str) -> str:
     """Lower case, without accents or ligatures."""
     if text.isascii():
         return text.lower()
-    folded = _LIGATURE.sub(lambda m: _LIGATURES[m.group()], text).casefold()
-    return _MARKS.sub("", unicodedata.normalize("NFKD", folded))
+    # decomposed before and after case folding, since each can give work to the other (ℌ → H → h, ǣ → æ + ¯)
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    for ligature in _LIGATURES_FOLDED:
+        if ligature in folded:
+            folded = folded.replace(ligature, _LIGATURES[ligature])
+    return _MARKS.sub("", folded)
 
 
 @lru_cache(maxsize=200_000)

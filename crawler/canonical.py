@@ -8,7 +8,7 @@ A page's own `<link rel="canonical">` (or `og:url`) wins over the feed's link wh
 
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import tldextract
 from w3lib.url import canonicalize_url
@@ -16,6 +16,8 @@ from w3lib.url import canonicalize_url
 TRACKING = re.compile(r"^(utm_.*|at_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|xtor|xtref|_hsenc|_hsmi"
                       r"|ref_src|cmpid|ns_campaign|ns_mchannel|ns_source|ns_linkname|ns_fee|yclid|igshid)$",
                       re.IGNORECASE)
+
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 # the public suffix list bundled with tldextract: never fetched at run time
 _DOMAINS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
@@ -28,24 +30,62 @@ def tracking_params(names: Iterable[str]) -> frozenset[str]:
 
 def canonical_url(url: str, extra_tracking: frozenset[str] = frozenset()) -> str:
     """The URL with lower-case scheme and host, no default port, no fragment, a sorted query, and no
-    tracking parameters (utm_*, fbclid, gclid, xtor, at_*, ... and `extra_tracking`)."""
-    parts = urlsplit(url.strip())
+    tracking parameters (utm_*, fbclid, gclid, xtor, at_*, ... and `extra_tracking`).
+
+    Never raises: a URL that cannot be split (an unclosed IPv6 bracket) is kept as written, and a port
+    that is not a number is kept as written after the host.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not TRACKING.match(k) and k.lower() not in extra_tracking]
     host = (parts.hostname or "").lower()
-    default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    if parts.port and parts.port != default_port:
-        host = f"{host}:{parts.port}"
-    cleaned = urlunsplit((parts.scheme.lower(), host, parts.path or "/", urlencode(query), ""))
-    return canonicalize_url(cleaned, keep_fragments=False)
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
+    # a % that starts no escape is a literal one: escaped, so that decoding `%2%31` cannot make a new `%21`
+    path = _LONE_PERCENT.sub("%25", parts.path) or "/"
+    if not host:  # a path starting with // would read as a host: here, and once w3lib has resolved its dots
+        path = "/" + path.lstrip("/")
+    canonical = canonicalize_url(urlunsplit((parts.scheme.lower(), host, path, urlencode(query), "")),
+                                 keep_fragments=False)
+    split = urlsplit(canonical)
+    if port := _port(parts):  # added after w3lib, which cannot read a port that is not a number
+        split = split._replace(netloc=f"{split.netloc}:{port}")
+    if not split.netloc and split.path.startswith("//"):
+        split = split._replace(path="/" + split.path.lstrip("/"))
+    return urlunsplit(split) if port or split.path != urlsplit(canonical).path else canonical
+
+
+def _port(parts: SplitResult) -> str:
+    """The port as written, or '' for none or the scheme's default one."""
+    hostport = parts.netloc.rpartition("@")[2]
+    written = hostport.partition("]")[2] if hostport.startswith("[") else hostport
+    port = written.partition(":")[2].strip()
+    try:
+        number = parts.port
+    except ValueError:
+        return port
+    return "" if number is None or number == {"http": 80, "https": 443}.get(parts.scheme.lower()) else str(number)
+
+
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        return None
 
 
 def site(url: str) -> str:
     """The site a URL belongs to: its registrable domain (lemonde.fr for www.lemonde.fr), else its host."""
-    parts = _DOMAINS(url)
-    if parts.suffix and parts.domain:
-        return f"{parts.domain}.{parts.suffix}".lower()
-    return (urlsplit(url).hostname or "").lower()
+    if (parts := _split(url)) is None:
+        return ""
+    domain = _DOMAINS(url)
+    if domain.suffix and domain.domain:
+        return f"{domain.domain}.{domain.suffix}".lower()
+    return (parts.hostname or "").lower()
 
 
 def same_site(a: str, b: str) -> bool:
@@ -60,8 +100,9 @@ def article_url(link: str, page_canonical: str | None, extra_tracking: frozenset
     A canonical pointing at the site's home page is ignored: some sites declare it on every page, and
     taking it would make all their articles one.
     """
-    if page_canonical and urlsplit(page_canonical).scheme in ("http", "https") \
-            and same_site(link, page_canonical) \
-            and (urlsplit(page_canonical).path.strip("/") or not urlsplit(link).path.strip("/")):
+    declared = _split(page_canonical) if page_canonical else None
+    read = _split(link)
+    if page_canonical and declared and read and declared.scheme in ("http", "https") \
+            and same_site(link, page_canonical) and (declared.path.strip("/") or not read.path.strip("/")):
         return canonical_url(page_canonical, extra_tracking)
     return canonical_url(link, extra_tracking)

@@ -98,7 +98,7 @@ class Source(BaseModel):
         if self.match is not None:
             try:
                 re.compile(self.match)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}: OverflowError
                 raise ValueError(f"match: is not a valid regular expression ({exc})") from None
         return self
 

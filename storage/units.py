@@ -21,12 +21,20 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return _seconds(value, value)
     text = str(value).strip()
     parts = _DURATION.findall(text)
     if not text or not parts or _DURATION.sub("", text).strip():
         raise ValueError(f"{value!r} is not a duration: write it like 30s, 15m, 2h or 7d")
-    return timedelta(seconds=sum(float(n) * _SECONDS[unit.lower()] for n, unit in parts))
+    return _seconds(value, sum(float(n) * _SECONDS[unit.lower()] for n, unit in parts))
+
+
+def _seconds(value: object, seconds: float) -> timedelta:
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # past timedelta's 999,999,999 days, or NaN
+        raise ValueError(f"{value!r} is not a duration: write it like 30s, 15m, 2h or 7d (at most 999999999d)") \
+            from None
 
 
 def parse_size(value: object) -> int:
@@ -37,7 +45,10 @@ def parse_size(value: object) -> int:
     if not match:
         raise ValueError(f"{value!r} is not a size: write it like 500KB, 10MB or 1GB")
     unit = (match.group(2) or "").lower().rstrip("b")
-    return int(float(match.group(1)) * _BYTES[unit])
+    try:
+        return int(float(match.group(1)) * _BYTES[unit])
+    except OverflowError:  # more digits than a float holds
+        raise ValueError(f"{value!r} is too large a size") from None
 
 
 def format_duration(value: timedelta) -> str:

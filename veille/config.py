@@ -55,6 +55,8 @@ def key_path(loc: tuple[int | str, ...]) -> str:
     """('sources', 3, 'feed') → 'sources[3].feed'."""
     out = ""
     for part in loc:
+        if isinstance(part, str) and not (part.isprintable() and part.strip() == part and part):
+            part = repr(part)  # a key with a line break or blanks: shown as one quoted line
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -104,6 +106,18 @@ def parse(data: object, path: Path) -> Config:
     return config
 
 
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """Where and why the YAML cannot be read, in one line."""
+    mark = getattr(exc, "problem_mark", None)
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a message of two lines
+        before = text[:exc.position]
+        where = f"line {before.count(chr(10)) + 1}, column {len(before.rpartition(chr(10))[2]) + 1}: "
+    else:
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).partition("\n")[0]
+    return f"{where}not valid YAML: {' '.join(str(problem).split())}"
+
+
 def load(path: str | Path) -> Config:
     """Read and validate a config file; raise ConfigError with one line per problem."""
     path = Path(path)
@@ -114,7 +128,5 @@ def load(path: str | Path) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(path, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise ConfigError(path, [_yaml_problem(exc, text)]) from None
     return parse(data, path)
