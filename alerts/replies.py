@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from alerts.config import Topic
-from alerts.format import TELEGRAM_LIMIT, local_time
+from alerts.format import TELEGRAM_LIMIT, local_time, telegram_length
 
 # (command, French, English): the help text and the menu Telegram shows (setMyCommands)
 COMMANDS = (
@@ -117,7 +117,7 @@ def fit(lines: Sequence[str], limit: int = TELEGRAM_LIMIT - 96) -> str:
     kept: list[str] = []
     size = 0
     for line in lines:
-        size += len(line) + 1
+        size += telegram_length(line) + 1
         if size > limit:
             kept.append("…")
             break

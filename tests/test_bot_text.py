@@ -28,6 +28,13 @@ def test_long_messages_are_cut_on_a_line() -> None:
     assert text == "aaaaaaaaaa\naaaaaaaaaa\naaaaaaaaaa\n…"
 
 
+def test_long_messages_are_measured_as_telegram_does() -> None:
+    """Telegram counts UTF-16 units: a flag is four, so 50 lines of 30 flags hold 6,050 units, not 3,050 characters."""
+    text = fit(["🇫🇷" * 30] * 50)
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    assert text.endswith("…")
+
+
 def test_token_bucket_refills_with_time_and_warns_once_per_flood() -> None:
     now = [0.0]
     bucket = TokenBucket(capacity=2, rate=0.5, clock=lambda: now[0])
