@@ -30,11 +30,15 @@ from typing import Any
 
 import yaml
 
-WORDS = ("État hébergement données sensibles offre qualifiée ministère contrat infrastructure réseau opérateur "
-         "marché public doctrine sécurité souveraineté fournisseur région centre calcul stockage logiciel libre "
-         "agence nationale rapport sénat député commission européenne règlement cyber attaque rançon hôpital "
-         "collectivité budget investissement start-up licence migration annonce partenariat usine puce "
-         "intelligence artificielle modèle formation talent recrutement cloud plateforme service public").split()
+WORDS = [
+    "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
+    "réseau", "opérateur", "marché", "public", "doctrine", "sécurité", "souveraineté", "fournisseur", "région",
+    "centre", "calcul", "stockage", "logiciel", "libre", "agence", "nationale", "rapport", "sénat", "député",
+    "commission", "européenne", "règlement", "cyber", "attaque", "rançon", "hôpital", "collectivité", "budget",
+    "investissement", "start-up", "licence", "migration", "annonce", "partenariat", "usine", "puce",
+    "intelligence", "artificielle", "modèle", "formation", "talent", "recrutement", "cloud", "plateforme",
+    "service", "public"
+]
 TOPIC_WORD = "SecNumCloud"
 
 
@@ -55,7 +59,8 @@ def feed_xml(base: str, source: int, articles: int, now: datetime) -> str:
         f"<item><title>Article {source}-{j} sur l'hébergement</title><link>{base}/a/{source}/{j}.html</link>"
         f"<guid>{base}/a/{source}/{j}</guid><pubDate>{format_datetime(now - timedelta(hours=j))}</pubDate>"
         f"<description>Résumé de l'article {source}-{j}.</description></item>" for j in range(articles))
-    return f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>s{source}</title>{items}</channel></rss>"
+    return ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'>"
+            f"<channel><title>s{source}</title>{items}</channel></rss>")
 
 
 def generate(root: Path, ports: list[int], sources: int, articles: int) -> list[str]:
@@ -174,7 +179,8 @@ def main() -> None:
         veille = str(Path(sys.executable).parent / "veille")
         pages = args.sources * args.articles
 
-        raw_s, raw_cpu, raw_kib, raw_out = measure([sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt")])
+        raw_s, raw_cpu, raw_kib, raw_out = measure(
+            [sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt")])
         raw = json.loads(raw_out.strip().splitlines()[-1])
         ours_s, ours_cpu, ours_kib, _ = measure([veille, "crawl", "--config", str(config)], env)
         total, full, healthy = stored(tmp / "scale.db")
