@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     feed, bot = Feed(), serve_bot()
     server = serve_feed(feed)
     url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
@@ -221,7 +222,8 @@ def main() -> None:
             after.append(bot.received[n] - fetch)
     raw = [baseline[n] - feed.appeared[n] for n in feed.appeared if n in baseline]
     print(f"latency: {args.items} items over {elapsed / 60:.1f} min, `veille run` polling one local feed every "
-          f"{args.interval:g} s; alerts received {len(got)}/{args.items}\n")
+          f"{args.interval:g} s; alerts received {len(got)}/{args.items} "
+          f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n")
     if not latency:
         print("no alert received")
         raise SystemExit(1)

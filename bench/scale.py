@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from crawler.runner import CONCURRENT_SOURCES
+
 WORDS = [
     "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
     "réseau", "opérateur", "marché", "public", "doctrine", "sécurité", "souveraineté", "fournisseur", "région",
@@ -164,6 +166,7 @@ def main() -> None:
         raw_crawl(args.raw)
         return
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         root = tmp / "www"
@@ -187,7 +190,8 @@ def main() -> None:
         server.terminate()
 
     print(f"scale: one round over {args.sources:,} feed sources × {args.articles} articles "
-          f"({pages:,} article pages) on {args.sites} local sites, {os.cpu_count()} cores\n")
+          f"({pages:,} article pages) on {args.sites} local sites, {os.cpu_count()} cores "
+          f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n")
     print("| crawler | wall time | CPU time | pages/s | peak RSS | got |")
     print("|---|---|---|---|---|---|")
     print(f"| raw Scrapy (1 crawler, 64 concurrent) | {raw_s:.1f} s | {raw_cpu:.1f} s | {pages / raw_s:.0f} "
@@ -196,7 +200,9 @@ def main() -> None:
           f"| {total:,} articles stored ({full:,} full text), {healthy:,}/{args.sources:,} sources ok |")
     print(f"\nratio veille / raw: wall time ×{ours_s / raw_s:.1f}, CPU time ×{ours_cpu / raw_cpu:.1f}, "
           f"peak RSS ×{ours_kib / raw_kib:.1f}")
-    print(f"per source: {ours_s / args.sources * 1000:.0f} ms wall, "
+    print(f"veille runs at most {CONCURRENT_SOURCES} source crawls at once (crawler/runner.py), each its own Scrapy "
+          f"crawler; raw runs one crawler for all")
+    print(f"per source: {ours_s / args.sources * 1000:.0f} ms wall, {ours_cpu / args.sources * 1000:.0f} ms CPU, "
           f"{(ours_kib - raw_kib) / args.sources:.0f} KiB RSS beyond the raw crawler's")
 
 
