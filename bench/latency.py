@@ -235,7 +235,7 @@ def main() -> None:
     print(f"| veille: fetch → alert received (crawl, match, send) | {summary(after)} |")
     if raw:
         print(f"| raw: a bare loop GETting the feed every {args.interval:g} s sees it | {summary(raw)} |")
-    print(f"\nbound of polling: {args.interval:g} s (+ up to {min(args.interval / 10, 60):g} s of schedule jitter); "
+    print(f"\nbound of polling: {args.interval:g} s (the wait for the next crawl); "
           f"target p95 < {args.interval + 5:g} s (interval + 5 s): {'met' if p95 < args.interval + 5 else 'MISSED'}")
     if raw:
         print(f"ratio veille / raw: median ×{statistics.median(latency) / statistics.median(raw):.2f}, "
