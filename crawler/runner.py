@@ -19,7 +19,8 @@ from storage import health
 log = logging.getLogger("veille.crawl")
 # Crawls running at once in a process; the others wait their turn. Each crawl is a Scrapy crawler of its own
 # (~0.7 MiB, and a share of the loop): a thousand sources due at once would otherwise all start together.
-CONCURRENT_SOURCES = 32
+# Not fewer: a crawl mostly waits on the network, and 200 sources every 10 s already need about 100 slots.
+CONCURRENT_SOURCES = 128
 
 
 @dataclass
