@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,6 +20,29 @@ from storage import health
 from storage.errors import describe
 
 log = logging.getLogger("veille.crawl")
+# Crawls running at once in a process; the others wait their turn. Each crawl is a Scrapy crawler of its own
+# (~0.7 MiB, and a share of the loop): a thousand sources due at once would otherwise all start together.
+# Not fewer: a crawl mostly waits on the network, and 200 sources every 10 s already need about 100 slots.
+CONCURRENT_SOURCES = 128
+
+
+@dataclass
+class _Pool:
+    """The crawl slots and the one Scrapy runner of an event loop."""
+
+    slots: asyncio.Semaphore
+    runner: AsyncCrawlerRunner
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
+
+
+def _pool() -> _Pool:
+    """This loop's pool: a runner built for each crawl would cost a settings copy (milliseconds) every time."""
+    loop = asyncio.get_running_loop()
+    if loop not in _pools:
+        _pools[loop] = _Pool(asyncio.Semaphore(CONCURRENT_SOURCES), AsyncCrawlerRunner())
+    return _pools[loop]
 
 
 @dataclass(frozen=True)
@@ -58,15 +82,19 @@ async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_ut
 
 async def run_spider(source: Source, defaults: CrawlConfig,
                      archive: sqlite_utils.Database | None) -> tuple[CrawlReport, list[ArticleItem]]:
-    """One crawl of one source: stored in `archive`, or only collected and returned when it is None."""
-    started = time.monotonic()
-    crawler = Crawler(SourceSpider, crawl_settings(defaults, source))
-    error: str | None = None
-    try:
-        await AsyncCrawlerRunner(crawler.settings).crawl(crawler, source=source, archive=archive,
-                                                         defaults=defaults)
-    except Exception as exc:  # a crawl that dies is this source's error, never the others'
-        error = f"crawl failed: {exc!r}"
+    """One crawl of one source: stored in `archive`, or only collected and returned when it is None.
+
+    Waits for a free slot first (CONCURRENT_SOURCES); the time reported is the crawl's, not the wait's.
+    """
+    pool = _pool()
+    async with pool.slots:
+        started = time.monotonic()
+        crawler = Crawler(SourceSpider, crawl_settings(defaults, source))
+        error: str | None = None
+        try:
+            await pool.runner.crawl(crawler, source=source, archive=archive, defaults=defaults)
+        except Exception as exc:  # a crawl that dies is this source's error, never the others'
+            error = f"crawl failed: {exc!r}"
     spider = crawler.spider
     if error is None and isinstance(spider, SourceSpider) and spider.errors:
         error = "; ".join(dict.fromkeys(spider.errors))

@@ -1,6 +1,6 @@
 """The pipeline in one process: crawl, match, deliver, once (`veille crawl`) or on schedule (`veille run`).
 
-    Service.run ─► scheduler: one job per source (interval or cron, jittered, never doubled)
+    Service.run ─► scheduler: one job per source (interval or cron, phased, never doubled)
                               a delivery job ─► matcher ─► dispatcher
                               a config watch job ─► reload: sources and topics swapped in place
                 ─► SIGTERM/SIGINT: stop scheduling, let running crawls finish (grace), exit 0
@@ -123,12 +123,27 @@ async def crawl_once(config: Config) -> list[CrawlReport]:
         archive.close()
 
 
-def trigger_for(source: Source, config: Config) -> BaseTrigger:
-    """The source's schedule: its cron line, or its interval (else the crawl default) with some jitter."""
+class PhasedInterval(IntervalTrigger):
+    """Every interval from its start date, however late the last run was: the gap between two runs stays the
+    interval (APScheduler's `jitter` is carried from one run into the next: up to interval + jitter)."""
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        if now < self.start_date:
+            return self.start_date
+        return self.start_date + ((now - self.start_date) // self.interval + 1) * self.interval
+
+
+def trigger_for(source: Source, config: Config, first: datetime) -> BaseTrigger:
+    """The source's schedule: its cron line, or its interval (else the crawl default) after its `first` run.
+
+    Sources keep a phase of their own, so that they do not all fire at once: the second run comes half an
+    interval to an interval after the first, at random, then every interval.
+    """
     if source.cron:
         return CronTrigger.from_crontab(source.cron, timezone=config.alerts.timezone)
     seconds = (source.interval or config.crawl.interval).total_seconds()
-    return IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 60))
+    return PhasedInterval(seconds=seconds, start_date=first + timedelta(seconds=seconds * random.uniform(0.5, 1)),
+                          timezone=UTC)
 
 
 class Service:
@@ -217,7 +232,7 @@ class Service:
             if self.scheduler.get_job(job_id) and old.get(name) == source:
                 continue
             first = now + timedelta(seconds=random.uniform(0, 5))
-            self.scheduler.add_job(self.crawl, trigger_for(source, self.config), args=[name], id=job_id,
+            self.scheduler.add_job(self.crawl, trigger_for(source, self.config, first), args=[name], id=job_id,
                                    replace_existing=True, max_instances=1, coalesce=True,
                                    misfire_grace_time=None, next_run_time=first)
             if previous is not None:
