@@ -120,12 +120,12 @@ class StampedBot(FakeBotAPI):
 
     received: dict[int, float]
 
-    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, method: str, params: dict[str, Any], path: str = "") -> tuple[int, dict[str, Any] | str]:
         if method == "sendMessage":
             found = TITLE.search(str(params.get("text", "")))
             if found:
                 self.received.setdefault(int(found.group(1)), time.time())
-        return super().answer(method, params)
+        return super().answer(method, params, path)
 
 
 def serve_bot() -> StampedBot:
