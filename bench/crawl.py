@@ -156,7 +156,7 @@ def bare_spider(spec: Path) -> None:
     async def main() -> None:
         crawls = []
         for n, (feed, pages) in enumerate(feeds):
-            settings = crawl_settings(CrawlConfig(), Source(name=f"s{n}", feed=feed))
+            settings = crawl_settings(CrawlConfig(), Source.model_validate({"name": f"s{n}", "feed": feed}))
             settings = {k: v for k, v in settings.items()
                         if k not in ("ITEM_PIPELINES", "DOWNLOADER_MIDDLEWARES") and not k.startswith("VEILLE_")}
             crawler = Crawler(Fetch, settings)

@@ -89,7 +89,7 @@ def article_html(number: int, title: str) -> str:
 def serve_feed(feed: Feed) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"  # type: ignore[index]
             if self.path == "/feed.xml":
                 by_veille = (self.headers.get("User-Agent") or "").startswith("veille")
                 body, kind = feed.xml(base, by_veille), "application/rss+xml"
@@ -159,9 +159,9 @@ def summary(values: list[float]) -> str:
     return (f"{statistics.median(values):.1f} s | {percentile(values, 0.95):.1f} s | {max(values):.1f} s")
 
 
-def schedule(rng: random.Random, items: int, seconds: float) -> Iterator[tuple[float, int]]:
+def schedule(rng: random.Random, items: int, seconds: float) -> Iterator[tuple[int, float]]:
     """When each item appears, in seconds from the start, in order."""
-    yield from enumerate(sorted(rng.uniform(5, seconds) for _ in range(items)))  # type: ignore[misc]
+    yield from enumerate(sorted(rng.uniform(5, seconds) for _ in range(items)))
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ COMMON = ["le", "la", "les", "de", "des", "du", "un", "une", "et", "en", "pour",
 
 def vocabulary(rng: random.Random, size: int = 30_000) -> list[str]:
     """Pseudo-French words of two to four syllables, some capitalised, some plural."""
-    found = set()
+    found: set[str] = set()
     while len(found) < size:
         word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
         found.add(word.capitalize() if rng.random() < 0.1 else word)

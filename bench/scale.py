@@ -83,15 +83,16 @@ def generate(root: Path, ports: list[int], sources: int, articles: int) -> list[
 
 def serve(root: str, sites: int, answer: Connection) -> None:
     """Serve `root` on `sites` free ports of 127.0.0.1 with Twisted's static file server; send the ports."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as twisted_reactor
     from twisted.web.server import Site
     from twisted.web.static import File
 
+    reactor: Any = twisted_reactor
     site = Site(File(root))
-    ports = [reactor.listenTCP(0, site, interface="127.0.0.1", backlog=1024)  # type: ignore[attr-defined]
+    ports = [reactor.listenTCP(0, site, interface="127.0.0.1", backlog=1024)
              for _ in range(sites)]
     answer.send([p.getHost().port for p in ports])
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
 
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -185,8 +186,8 @@ def main() -> None:
         for query, filters in concrete_queries(db):
             hits = next(db.query("SELECT count(*) AS n FROM articles_fts WHERE articles_fts MATCH ?", [query]))["n"]
             for sort in ("relevance", "date"):
-                ours = timed(lambda q=query, f=filters, s=sort: search(db, q, sort=s, **f), args.repeat)
-                base = timed(lambda q=query, f=filters, s=sort: raw(db, q, s, **f), args.raw_repeat or args.repeat)
+                ours = timed(partial(search, db, query, sort=sort, **filters), args.repeat)
+                base = timed(partial(raw, db, query, sort, **filters), args.raw_repeat or args.repeat)
                 ours_all[sort] += ours
                 raw_all[sort] += base
                 label = query + "".join(f" --{k} {v[:10]}" for k, v in filters.items())

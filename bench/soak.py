@@ -38,7 +38,7 @@ def feed_xml(base: str, source: int, now: datetime) -> str:
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"  # type: ignore[index]
         if self.path.startswith("/feed/"):
             source = int(self.path.split("/")[2])
             FETCHES[self.path].append(time.monotonic())

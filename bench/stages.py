@@ -66,7 +66,7 @@ def main() -> None:
         def timed_assign(*a: Any, **kw: Any) -> int:
             return clock.time("dedup", real_assign, *a, **kw)
 
-        stories.assign = timed_assign  # type: ignore[assignment]
+        stories.assign = timed_assign
         try:
             for s in range(args.feeds):
                 body = site.feed_bytes(s)
@@ -84,7 +84,7 @@ def main() -> None:
                     clock.time("store", articles.store, db, row)
             clock.time("match", match_pending, db, config.topics, timedelta(days=30))
         finally:
-            stories.assign = real_assign  # type: ignore[assignment]
+            stories.assign = real_assign
         db.close()
     clock.spent["store"] -= clock.spent.get("dedup", 0.0)  # store() includes the dedup it calls
     count = len(site.articles)
