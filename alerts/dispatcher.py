@@ -1,5 +1,9 @@
 """Delivery: pending outbox rows to Telegram (or the console), each marked sent as soon as it is accepted.
 
+Each message's rows are claimed in the archive before it is sent (storage.outbox.claim): a row another
+process holds is left to it, and nothing is sent whose claim could not be written (a full disk stops
+delivery, it never floods a chat). One story goes to a chat in one message, naming every topic it matched.
+
 Temporary failures (timeouts, network errors, 5xx, 429 past the rate limiter's retries) keep the row
 pending with a growing delay (capped at five minutes, so that alerts follow soon after Telegram comes
 back from an outage) and hold up that chat's later alerts, which are never sent before it; permanent
@@ -10,6 +14,7 @@ import asyncio
 import json
 import logging
 import sys
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TextIO
@@ -32,10 +37,12 @@ MAX_BACKOFF = 300.0
 class DeliveryError(Exception):
     """A message Telegram did not accept; `permanent` when trying again cannot help."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None,
+                 migrated_to: int | None = None) -> None:
         super().__init__(reason)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.migrated_to = migrated_to
 
 
 class Sender(Protocol):
@@ -72,7 +79,9 @@ class TelegramSender:
             raise DeliveryError(f"rate limited: {exc.message}", retry_after=_seconds(exc.retry_after)) from exc
         except InvalidToken:
             raise
-        except (Forbidden, BadRequest, ChatMigrated) as exc:
+        except ChatMigrated as exc:
+            raise DeliveryError(self._reason(exc), migrated_to=exc.new_chat_id) from None
+        except (Forbidden, BadRequest) as exc:
             raise DeliveryError(self._reason(exc), permanent=True) from None
         except TelegramError as exc:  # TimedOut, NetworkError (5xx included)
             raise DeliveryError(self._reason(exc)) from None
@@ -112,6 +121,19 @@ def route(policy: Policy, queued_at: str, now: datetime, timezone: str) -> str:
     return "digest" if now >= policy.digest.next_after(queued, timezone) else "hold"
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """A message the channel accepted whose rows could not be marked sent (the archive could not be written)."""
+
+    row_ids: list[int]
+    message_id: int | None
+    delivery: str
+
+
+# per archive: written before anything else is sent, so that the archive, once writable, says they went out
+_unrecorded: weakref.WeakKeyDictionary[sqlite_utils.Database, list[_Accepted]] = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class _Pass:
     """The state of one delivery pass: alerts gathered for summaries, and sends counted per chat."""
@@ -125,6 +147,8 @@ class _Pass:
     folded: dict[int, list[dict]] = field(default_factory=dict)
     sent_this_hour: dict[int, int] = field(default_factory=dict)
     troubled: set[int] = field(default_factory=set)
+    moved: dict[int, int] = field(default_factory=dict)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set: no new message is started
 
     @property
     def hour_ago(self) -> str:
@@ -132,30 +156,60 @@ class _Pass:
         return (self.now.astimezone(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
 
     async def send(self, chat_id: int, message: Message, rows: list[dict], delivery: str) -> bool:
-        """Send one message; mark its rows sent the moment it is accepted, or record why not."""
+        """Claim the rows of one message, send it, and mark them sent the moment it is accepted, or record
+        why not. False if it was not sent (another process holds a row, or the channel said no)."""
         ids = [r["id"] for r in rows]
+        if self.stopping.is_set() or not outbox.claim(self.db, ids):
+            return False
         try:
-            message_id = await self.sender.send(chat_id, message)
+            message_id = await self._send(chat_id, message)
         except DeliveryError as exc:
             _record_failure(self.db, chat_id, ids, max(r["attempts"] for r in rows), exc, self.report)
             if not exc.permanent:  # a chat in trouble waits for a later pass, not to hold the others up
                 self.troubled.add(chat_id)
             return False
-        outbox.mark_sent(self.db, ids, message_id, delivery)
+        except Exception:  # not sent (a rejected token): the rows go back to pending
+            outbox.release(self.db, ids)
+            raise
+        # a cancelled send keeps its claim: it may have gone out, and is sent again once the lease ends
+        try:
+            outbox.mark_sent(self.db, ids, message_id, delivery)
+        except Exception:
+            _unrecorded.setdefault(self.db, []).append(_Accepted(ids, message_id, delivery))
+            raise
         self.report.sent += 1
         return True
 
-    async def alert(self, row: dict, max_per_hour: int | None) -> None:
-        """Send one alert on its own, or fold it into the "N more" message past the chat's cap."""
-        chat_id = row["chat_id"]
+    async def _send(self, chat_id: int, message: Message) -> int | None:
+        """Send to the chat, or to the supergroup Telegram moved it to (remembered in the archive)."""
+        target = self.moved.get(chat_id, chat_id)
+        try:
+            return await self.sender.send(target, message)
+        except DeliveryError as exc:
+            if exc.migrated_to is None or exc.migrated_to == target:
+                raise
+            outbox.record_migration(self.db, chat_id, exc.migrated_to)
+            self.moved[chat_id] = exc.migrated_to
+            log.warning("chat %d became the supergroup %d: alerts go there now; replace %d by %d in config.yaml",
+                        chat_id, exc.migrated_to, chat_id, exc.migrated_to)
+            return await self.sender.send(exc.migrated_to, message)
+
+    async def alert(self, rows: list[dict], max_per_hour: int | None) -> None:
+        """Send one story to one chat on its own, naming every topic it matched, or fold it into the
+        "N more" message past the chat's cap."""
+        row, chat_id = rows[0], rows[0]["chat_id"]
+        if chat_id in self.troubled:
+            return
         if chat_id not in self.sent_this_hour:
             self.sent_this_hour[chat_id] = outbox.count_sent_since(self.db, chat_id, self.hour_ago)
         if max_per_hour is not None and self.sent_this_hour[chat_id] >= max_per_hour:
-            self.folded.setdefault(chat_id, []).append(row)
+            self.folded.setdefault(chat_id, []).extend(rows)
             return
         also_in = outbox.other_outlets(self.db, row["article_id"], row["story_id"], row["source"])
-        message = alert_message(row, json.loads(row["terms"] or "[]"), self.timezone, also_in)
-        if await self.send(chat_id, message, [row], "alert"):
+        terms = list(dict.fromkeys(t for r in rows for t in json.loads(r["terms"] or "[]")))
+        topics = list(dict.fromkeys(r["topic"] for r in rows))
+        message = alert_message(row, terms, self.timezone, also_in, topics=topics)
+        if await self.send(chat_id, message, rows, "alert"):
             self.sent_this_hour[chat_id] += 1
 
     async def summaries(self) -> None:
@@ -178,20 +232,25 @@ class _Pass:
 
 
 async def dispatch(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
-                   rules: DeliveryRules | None = None, now: datetime | None = None) -> DispatchReport:
+                   rules: DeliveryRules | None = None, now: datetime | None = None,
+                   stopping: asyncio.Event | None = None) -> DispatchReport:
     """Send every pending alert whose time has come, marking each one as soon as its fate is known.
 
     Alerts of a muted chat, in quiet hours, or waiting for their digest stay pending; alerts past a
     chat's hourly cap are folded into one message.
     """
     rules = rules or DeliveryRules()
-    state = _Pass(db, sender, timezone, now or datetime.now(UTC))
+    _record_accepted(db)
+    outbox.release_orphans(db)
+    state = _Pass(db, sender, timezone, now or datetime.now(UTC), moved=outbox.migrations(db),
+                  stopping=stopping or asyncio.Event())
     # a chat whose oldest alert waits for its retry is served in order: nothing of it overtakes that alert
     state.troubled |= outbox.deferred_chats(db)
     last_id = 0
     while rows := outbox.pending(db, after_id=last_id):
+        last_id = rows[-1]["id"]
+        alone: dict[tuple[int, int], tuple[list[dict], int | None]] = {}  # one message per story and chat
         for row in rows:
-            last_id = row["id"]
             if row["chat_id"] in state.troubled:
                 continue
             policy = rules.policy(row["chat_id"], row["topic"])
@@ -201,9 +260,21 @@ async def dispatch(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
             elif action == "digest":
                 state.digests.setdefault((row["chat_id"], str(policy.digest)), []).append(row)
             else:
-                await state.alert(row, policy.max_per_hour)
+                alone.setdefault((row["chat_id"], row["story_id"]), ([], policy.max_per_hour))[0].append(row)
+        for story_rows, max_per_hour in alone.values():
+            await state.alert(story_rows, max_per_hour)
     await state.summaries()
     return state.report
+
+
+def _record_accepted(db: sqlite_utils.Database) -> None:
+    """Mark sent what the channel accepted while the archive could not be written; raises while it still
+    cannot (then nothing else is sent)."""
+    waiting = _unrecorded.get(db, [])
+    while waiting:
+        accepted = waiting[0]
+        outbox.mark_sent(db, accepted.row_ids, accepted.message_id, accepted.delivery)
+        waiting.pop(0)
 
 
 def _record_failure(db: sqlite_utils.Database, chat_id: int, ids: list[int], attempts: int,
@@ -221,7 +292,7 @@ def _record_failure(db: sqlite_utils.Database, chat_id: int, ids: list[int], att
 
 
 async def deliver(db: sqlite_utils.Database, sender: Sender, timezone: str, *, patience: float = 30.0,
-                  rules: DeliveryRules | None = None) -> DispatchReport:
+                  rules: DeliveryRules | None = None, stopping: asyncio.Event | None = None) -> DispatchReport:
     """Dispatch what is due, then wait up to `patience` seconds in all for alerts deferred after a failure.
 
     Alerts held (mute, quiet hours, digest) are left for a later call: `veille run` calls this every
@@ -231,13 +302,13 @@ async def deliver(db: sqlite_utils.Database, sender: Sender, timezone: str, *, p
     deadline = loop.time() + patience
     total = DispatchReport()
     while True:
-        report = await dispatch(db, sender, timezone, rules=rules)
+        report = await dispatch(db, sender, timezone, rules=rules, stopping=stopping)
         total.sent += report.sent
         total.failed += report.failed
         total.deferred = report.deferred
         wait = outbox.next_due_in(db)
         # due now yet nothing moved: what is left is held (mute, quiet hours, digest), not failing
         stuck = wait == 0.0 and not report.sent and not report.deferred
-        if stuck or wait is None or loop.time() + wait > deadline:
+        if stuck or wait is None or loop.time() + wait > deadline or (stopping and stopping.is_set()):
             return total
         await asyncio.sleep(max(wait, 0.1))

@@ -82,24 +82,25 @@ def outlets(names: list[str], shown: int = OUTLETS_SHOWN) -> str:
 
 
 def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
-                  also_in: list[str] | None = None) -> Message:
-    """The alert for one outbox row (article title, url, source, published, text, topic).
+                  also_in: list[str] | None = None, topics: list[str] | None = None) -> Message:
+    """The alert for one outbox row (article title, url, source, published, text, topic), naming `topics`
+    when the story matched several for this chat.
 
     Every part is bounded, and the parts least needed go first when the whole would pass Telegram's limit.
     """
     title = shorten(row["title"] or row["url"], TITLE_CHARS)
     when = local_time(row.get("published"), timezone)
     meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), when) if p)
-    topic = shorten(row["topic"], NAME_CHARS)
+    tags = " ".join(f"#{shorten(t, NAME_CHARS)}" for t in (topics or [row["topic"]])[:OUTLETS_SHOWN])
     text, spans = snippet(row.get("text") or "", terms)
     others = outlets(also_in or [])
     link = f'<a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a>'
     if telegram_length(link) > TELEGRAM_LIMIT // 2:  # a huge URL: the title stays, unlinked
         link = html.escape(title)
-    head = f"<b>{link}</b>\n{html.escape(meta)}\n#{html.escape(topic)}"  # bounded: always fits
+    head = f"<b>{link}</b>\n{html.escape(meta)}\n{html.escape(tags)}"  # bounded: always fits
     parts = [head, _bold(text, spans) if text else "", html.escape(others)]
     while telegram_length("\n\n".join(p for p in parts if p)) > TELEGRAM_LIMIT and len(parts) > 1:
         parts.pop()
     html_text = "\n\n".join(p for p in parts if p)
-    plain = "\n".join(p for p in (title, row["url"], meta, f"#{topic}", text, others) if p)
+    plain = "\n".join(p for p in (title, row["url"], meta, tags, text, others) if p)
     return Message(html=html_text, plain=plain)

@@ -98,12 +98,14 @@ async def run_spider(source: Source, defaults: CrawlConfig,
     spider = crawler.spider
     if error is None and isinstance(spider, SourceSpider) and spider.errors:
         error = "; ".join(dict.fromkeys(spider.errors))
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    if error is None and stats.get("finish_reason") != "finished":
+        error = f"crawl cut short ({stats.get('finish_reason', 'not finished')})"
     if error is None and isinstance(spider, SourceSpider) and spider.validators and archive is not None:
         try:  # every article is stored: the next crawl may ask "modified since?"
             health.save_validators(archive, source.name, *spider.validators)
         except sqlite3.Error as exc:
             error = describe(exc)
-    stats = crawler.stats.get_stats() if crawler.stats else {}
     report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
                          int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)
     return report, spider.collected if isinstance(spider, SourceSpider) else []

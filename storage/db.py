@@ -272,6 +272,21 @@ def _m009_fts_prefix(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m010_outbox_claims(db: sqlite_utils.Database) -> None:
+    """Who is sending an alert (state 'sending') and until when the claim holds; chats Telegram moved."""
+    db.executescript(
+        """
+        ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+        ALTER TABLE outbox ADD COLUMN lease_until TEXT;
+        CREATE TABLE chat_migrations (
+            chat_id INTEGER PRIMARY KEY,
+            new_chat_id INTEGER NOT NULL,
+            migrated_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -282,6 +297,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     6: _m006_outbox_delivery,
     8: _m008_explore,
     9: _m009_fts_prefix,
+    10: _m010_outbox_claims,
 }
 
 

@@ -1,19 +1,26 @@
 """Matches and the alert outbox.
 
-The matcher records an article's matches and queues its alerts in one transaction; the dispatcher
-reads pending rows and marks each one sent right after Telegram accepted it. A process killed between
-those two steps finds its work where it left it.
+The matcher records an article's matches and queues its alerts in one transaction. A dispatcher claims
+the rows of a message in a committed write (state 'sending', its process, a lease) before sending it, and
+marks them sent right after the channel accepted it: any number of processes on one archive send each
+alert once. A claim outlives its process only until its lease ends, or at once when that process is known
+dead (same host, pid gone): its alerts are then sent again, at most once. On PostgreSQL the same claim is
+an UPDATE of rows selected FOR UPDATE SKIP LOCKED.
 """
 
 import json
+import os
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from storage.db import now_iso
+from storage.db import now_iso, write
+
+LEASE = timedelta(minutes=2)  # longer than any send takes, rate limiter and timeouts included
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ def record_matches(db: sqlite_utils.Database, article: dict[str, Any], matches: 
     """
     now = now_iso()
     queued = 0
-    with db.atomic():
+    with write(db):
         for match in matches:
             db.execute("INSERT OR REPLACE INTO matches VALUES (?, ?, ?, ?)",
                        [article["id"], match.topic, json.dumps(match.terms, ensure_ascii=False), now])
@@ -70,11 +77,65 @@ def pending(db: sqlite_utils.Database, *, after_id: int = 0, limit: int = 100) -
         FROM outbox
         JOIN articles ON articles.id = outbox.article_id
         LEFT JOIN matches ON matches.article_id = outbox.article_id AND matches.topic = outbox.topic
-        WHERE outbox.state = 'pending' AND (outbox.not_before IS NULL OR outbox.not_before <= ?)
+        WHERE (outbox.state = 'pending' OR (outbox.state = 'sending' AND outbox.lease_until <= ?))
+              AND (outbox.not_before IS NULL OR outbox.not_before <= ?)
               AND outbox.id > ?
               AND outbox.chat_id NOT IN (SELECT chat_id FROM chats WHERE muted_until > ?)
         ORDER BY outbox.id LIMIT ?
-        """, [now, after_id, now, limit]))
+        """, [now, now, after_id, now, limit]))
+
+
+def owner() -> str:
+    """This process, as named in the claims it holds."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(db: sqlite_utils.Database, row_ids: list[int], lease: timedelta = LEASE) -> bool:
+    """Take these alerts for sending, in one committed write; False (nothing taken) if another process
+    holds or has sent any of them. A claim that cannot be written raises: nothing is then sent."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    marks = ", ".join("?" * len(row_ids))
+    try:
+        with write(db):
+            cursor = db.execute(
+                f"UPDATE outbox SET state = 'sending', claimed_by = ?, lease_until = ? WHERE id IN ({marks})"
+                " AND (state = 'pending' OR (state = 'sending' AND lease_until <= ?))",
+                [owner(), (now + lease).isoformat(), *row_ids, now.isoformat()])
+            if cursor.rowcount != len(row_ids):
+                raise _TakenError
+    except _TakenError:
+        return False
+    return True
+
+
+class _TakenError(Exception):
+    """Some of the rows were claimed or sent by another process: the claim is rolled back."""
+
+
+def release_orphans(db: sqlite_utils.Database) -> int:
+    """Give back the claims of processes of this host that died holding them (kill -9); how many rows."""
+    host, me = socket.gethostname(), os.getpid()
+    dead = [o for (o,) in db.execute("SELECT DISTINCT claimed_by FROM outbox WHERE state = 'sending'")
+            if o and _dead(o, host, me)]
+    if not dead:
+        return 0
+    with write(db):
+        cursor = db.execute("UPDATE outbox SET state = 'pending', claimed_by = NULL, lease_until = NULL"
+                            f" WHERE state = 'sending' AND claimed_by IN ({', '.join('?' * len(dead))})", dead)
+    return cursor.rowcount
+
+
+def _dead(claimer: str, host: str, me: int) -> bool:
+    name, _, pid = claimer.rpartition(":")
+    if name != host or not pid.isdigit() or int(pid) == me:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def other_outlets(db: sqlite_utils.Database, article_id: int, story_id: int | None, source: str) -> list[str]:
@@ -124,30 +185,50 @@ def mark_sent(db: sqlite_utils.Database, row_ids: int | list[int], message_id: i
     """Record that Telegram (or the console) accepted the message carrying these alerts."""
     ids = [row_ids] if isinstance(row_ids, int) else row_ids
     now = now_iso()
-    with db.atomic():
+    with write(db):
         db.conn.executemany("UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, delivery = ?,"
-                       " attempts = attempts + 1 WHERE id = ?", [(now, message_id, delivery, i) for i in ids])
+                            " attempts = attempts + 1, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+                            [(now, message_id, delivery, i) for i in ids])
 
 
 def mark_retry(db: sqlite_utils.Database, row_ids: int | list[int], error: str, not_before: str) -> None:
     """Keep these alerts pending after a temporary failure, to be tried again from `not_before`."""
     ids = [row_ids] if isinstance(row_ids, int) else row_ids
-    with db.atomic():
-        db.conn.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?"
-                       " WHERE id = ?", [(error, not_before, i) for i in ids])
+    with write(db):
+        db.conn.executemany("UPDATE outbox SET state = 'pending', attempts = attempts + 1, last_error = ?,"
+                            " not_before = ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+                            [(error, not_before, i) for i in ids])
 
 
 def mark_failed(db: sqlite_utils.Database, row_ids: int | list[int], error: str) -> None:
     """Give up on these alerts for a permanent reason (chat not found, bot blocked)."""
     ids = [row_ids] if isinstance(row_ids, int) else row_ids
-    with db.atomic():
-        db.conn.executemany("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?"
-                       " WHERE id = ?", [(error, i) for i in ids])
+    with write(db):
+        db.conn.executemany("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+                            " claimed_by = NULL, lease_until = NULL WHERE id = ?", [(error, i) for i in ids])
+
+
+def release(db: sqlite_utils.Database, row_ids: list[int]) -> None:
+    """Give back claimed alerts that were not sent after all (a pass cut short before their send)."""
+    with write(db):
+        db.conn.executemany("UPDATE outbox SET state = 'pending', claimed_by = NULL, lease_until = NULL"
+                            " WHERE id = ? AND state = 'sending'", [(i,) for i in row_ids])
+
+
+def record_migration(db: sqlite_utils.Database, chat_id: int, new_chat_id: int) -> None:
+    """Telegram moved a group to a supergroup: its alerts go to the new id from now on."""
+    with write(db):
+        db.execute("INSERT OR REPLACE INTO chat_migrations VALUES (?, ?, ?)", [chat_id, new_chat_id, now_iso()])
+
+
+def migrations(db: sqlite_utils.Database) -> dict[int, int]:
+    """Chats Telegram moved, old id to new id."""
+    return {r[0]: r[1] for r in db.execute("SELECT chat_id, new_chat_id FROM chat_migrations")}
 
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     """How many alerts are pending, sent and failed."""
-    result = {"pending": 0, "sent": 0, "failed": 0}
+    result = {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
     result.update({r["state"]: r["n"] for r in db.query(
         "SELECT state, count(*) AS n FROM outbox GROUP BY state")})
     return result

@@ -92,7 +92,7 @@ def test_telegram_down_ten_minutes_then_every_alert_arrives_in_order_per_chat(tm
             await bot.shutdown()
 
     asyncio.run(service())
-    assert outbox.counts(db) == {"pending": 0, "sent": 10, "failed": 0}
+    assert outbox.counts(db) == {"pending": 0, "sending": 0, "sent": 10, "failed": 0}
     for chat in chats:
         assert len(fake_bot.replies(chat)) == 5, "each alert exactly once"
         order = [r[0] for r in db.execute(

@@ -118,7 +118,7 @@ def test_a_long_digest_is_split_and_every_alert_delivered(tmp_path: Path) -> Non
     sender = Sizes()
     asyncio.run(dispatch(db, sender, "Europe/Paris", rules=rules, now=paris(23, 8, 0)))
     assert len(sender.sizes) > 1 and max(sender.sizes) <= 4096
-    assert states(db) == {"pending": 0, "sent": 60, "failed": 0}
+    assert states(db) == {"pending": 0, "sending": 0, "sent": 60, "failed": 0}
 
 
 def test_quiet_hours_queue_alerts_until_they_end(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_past_the_hourly_cap_the_rest_is_folded_into_one_message(tmp_path: Path)
     messages = run(tmp_path, rules, now)[1]
     assert len(messages) == 4
     assert "5 autres alertes" in messages[3]
-    assert states(db) == {"pending": 0, "sent": 8, "failed": 0}
+    assert states(db) == {"pending": 0, "sending": 0, "sent": 8, "failed": 0}
     queue(db, 2, [7], topic="later")
     assert run(tmp_path, rules, now)[1] == [], "one fold per hour: later alerts wait"
     assert len(run(tmp_path, rules, now + timedelta(minutes=61))[1]) == 2

@@ -75,7 +75,8 @@ def status(config_path: Path, as_json: bool) -> None:
     rows = [{"name": s.name, "kind": s.kind, **{k: v for k, v in known.get(s.name, {}).items()
                                                 if k not in ("name", "etag", "last_modified")}}
             for s in config.sources]
-    report: dict[str, Any] = {"sources": rows, "outbox": outbox.counts(db), "failed_alerts": list(outbox.failures(db))}
+    report: dict[str, Any] = {"sources": rows, "outbox": outbox.counts(db), "failed_alerts": list(outbox.failures(db)),
+                              "moved_chats": outbox.migrations(db)}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -87,7 +88,10 @@ def status(config_path: Path, as_json: bool) -> None:
                  else f"ok, {row['items_seen']} items, {row['items_new']} new")
         click.echo(f"{row['name']:<24} {row['kind']:<8} {row.get('last_attempt') or '-':<26} {state}")
     counts = report["outbox"]
-    click.echo(f"alerts: {counts['pending']} pending, {counts['sent']} sent, {counts['failed']} failed")
+    sending = f", {counts['sending']} being sent" if counts.get("sending") else ""
+    click.echo(f"alerts: {counts['pending']} pending{sending}, {counts['sent']} sent, {counts['failed']} failed")
+    for old, new in report["moved_chats"].items():
+        click.echo(f"  chat {old} became the supergroup {new}: its alerts go there; replace it in config.yaml")
     for failed in report["failed_alerts"]:
         click.echo(f"  failed alert {failed['id']} to chat {failed['chat_id']} ({failed['topic']}, "
                    f"{failed['title'][:60]!r}): {failed['last_error']}")

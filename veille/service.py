@@ -3,7 +3,8 @@
     Service.run ─► scheduler: one job per source (interval or cron, phased, never doubled)
                               a delivery job ─► matcher ─► dispatcher
                               a config watch job ─► reload: sources and topics swapped in place
-                ─► SIGTERM/SIGINT: stop scheduling, let running crawls finish (grace), exit 0
+                ─► SIGTERM/SIGINT: start nothing new, let running crawls and sends finish (grace), cancel
+                    what is left (a cut crawl saves no validators), exit 0; a second signal stops at once
                 ─► SIGHUP: reload now
 """
 
@@ -80,27 +81,49 @@ async def sender_for(config: Config) -> AsyncIterator[Sender | None]:
         await disconnect(sender)
 
 
+class ArchiveTrouble:
+    """Says once that the archive cannot be written (not once per round), and once that it can again."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def failed(self, path: Path, reason: str) -> None:
+        level = logging.DEBUG if reason == self.reason else logging.ERROR
+        log.log(level, "%s: %s: delivery stops until the archive can be written again", path, reason)
+        self.reason = reason
+
+    def ok(self, path: Path) -> None:
+        if self.reason is not None:
+            log.info("%s can be written again: delivery resumes", path)
+        self.reason = None
+
+
 async def match_and_deliver(config: Config, archive: sqlite_utils.Database, sender: Sender | None,
-                            patience: float = 0.0) -> DispatchReport | None:
+                            patience: float = 0.0, *, trouble: ArchiveTrouble | None = None,
+                            stopping: asyncio.Event | None = None) -> DispatchReport | None:
     """Queue alerts for articles not yet matched, then send what is due.
 
-    An archive that cannot be written (locked past the busy timeout, disk full) is logged in one line:
-    what was not recorded is found again by the next round.
+    An archive that cannot be written (locked past the busy timeout, disk full) stops delivery, said once:
+    nothing is sent whose claim could not be recorded, and what was not recorded is found again later.
     """
+    trouble = trouble or ArchiveTrouble()
     try:
         queued = match_pending(archive, config.topics, config.alerts.max_age)
         if queued:
             log.info("%d alerts queued", queued)
-        if sender is None:
-            return None
-        rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
-        return await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules)
+        report = None
+        if sender is not None:
+            rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
+            report = await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules,
+                                   stopping=stopping)
     except sqlite3.Error as exc:
-        log.error("%s: %s: matching and delivery resume next round", config.storage.path, describe(exc))
+        trouble.failed(config.storage.path, describe(exc))
         return None
     except InvalidToken:
         log.error("Telegram rejected the bot token: alerts stay queued")
         return None
+    trouble.ok(config.storage.path)
+    return report
 
 
 def open_for_crawl(config: Config) -> sqlite_utils.Database:
@@ -157,6 +180,8 @@ class Service:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.stopping = asyncio.Event()
+        self.hurry = asyncio.Event()  # a second signal: stop at once
+        self.trouble = ArchiveTrouble()
         self.sender: Sender | None = None
         self.running: set[asyncio.Task[Any]] = set()
         self.delivering = asyncio.Lock()
@@ -198,7 +223,10 @@ class Service:
                         log.info("Telegram reachable again: delivering queued alerts")
                         if self.bot is None:
                             self.bot = await start_bot(self.bot_state)
-                report = await match_and_deliver(self.config, self.archive, self.sender)
+                if self.stopping.is_set():
+                    return
+                report = await match_and_deliver(self.config, self.archive, self.sender, trouble=self.trouble,
+                                                 stopping=self.stopping)
             if report:
                 metrics.ALERTS_SENT.inc(report.sent)
                 metrics.ALERTS_FAILED.inc(report.failed)
@@ -270,11 +298,36 @@ class Service:
         if self._config_stamp() != self._stamp:
             self.reload()
 
+    def _signalled(self) -> None:
+        if self.stopping.is_set():
+            log.warning("second signal: stopping now")
+            self.hurry.set()
+        self.stopping.set()
+
+    async def _drain(self) -> None:
+        """Let the running jobs finish, up to the grace period or a second signal; then cancel the others.
+
+        A cancelled crawl records no success and saves no validators: its feed is read in full next time.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        hurry = asyncio.ensure_future(self.hurry.wait())
+        while self.running and not self.hurry.is_set() and loop.time() < deadline:
+            await asyncio.wait({*self.running, hurry}, timeout=deadline - loop.time(),
+                               return_when=asyncio.FIRST_COMPLETED)
+        hurry.cancel()
+        left = set(self.running)
+        if left:
+            log.warning("%d crawls or sends cut short: they are done again at the next start", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.wait(left, timeout=5)
+
     async def run(self, metrics_port: int | None = None) -> None:
         """Run until SIGTERM or SIGINT, then stop scheduling and let running crawls finish."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(sig, self._signalled)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         if metrics_port:
             metrics.serve(metrics_port)
@@ -290,11 +343,11 @@ class Service:
             self.bot = await start_bot(self.bot_state)
             log.info("veille running: %d sources, %d topics", len(self.config.sources), len(self.config.topics))
             await self.stopping.wait()
-            log.info("stopping: waiting up to %.0fs for %d running crawls", self.grace, len(self.running))
+            self.scheduler.pause()  # nothing new starts; shut down only once the running jobs are done
+            log.info("stopping: waiting up to %.0fs for %d running crawls and sends", self.grace, len(self.running))
             await stop_bot(self.bot)
+            await self._drain()
             self.scheduler.shutdown(wait=False)
-            if self.running:
-                await asyncio.wait(set(self.running), timeout=self.grace)
         finally:
             await disconnect(self.sender)
             shutdown_pool()
