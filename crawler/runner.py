@@ -95,6 +95,10 @@ async def run_spider(source: Source, defaults: CrawlConfig,
             await pool.runner.crawl(crawler, source=source, archive=archive, defaults=defaults)
         except Exception as exc:  # a crawl that dies is this source's error, never the others'
             error = f"crawl failed: {exc!r}"
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():  # Scrapy may end the crawl quietly when it is cancelled
+        log.warning("source %s: crawl cut short: its feed is read in full next time", source.name)
+        raise asyncio.CancelledError
     spider = crawler.spider
     if error is None and isinstance(spider, SourceSpider) and spider.errors:
         error = "; ".join(dict.fromkeys(spider.errors))

@@ -32,12 +32,14 @@ class FakeBotAPI:
     ("forbidden", None) or ("echo", status): an HTML error page with that status that quotes the request
     path, escaped, as a proxy in front of a self-hosted Bot API may (the path holds the token).
     `delay` slows every sendMessage down (seconds).
+    `migrated` maps a group's id to the supergroup Telegram moved it to (sendMessage to it says so).
     `updates` is the queue getUpdates serves (fill it with `push`).
     """
 
     calls: list[Call] = field(default_factory=list)
     script: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
     fail_chats: dict[int, str] = field(default_factory=dict)
+    migrated: dict[int, int] = field(default_factory=dict)
     delay: float = 0.0
     updates: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,6 +84,10 @@ class FakeBotAPI:
             chat_id = int(params.get("chat_id", 0))
             if chat_id in self.fail_chats:
                 return 400, {"ok": False, "error_code": 400, "description": self.fail_chats[chat_id]}
+            if chat_id in self.migrated:
+                return 400, {"ok": False, "error_code": 400,
+                             "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                             "parameters": {"migrate_to_chat_id": self.migrated[chat_id]}}
             if self.delay:
                 time.sleep(self.delay)
         if method == "editMessageText":
