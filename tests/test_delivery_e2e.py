@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -77,3 +78,23 @@ def test_a_source_added_later_alerts_only_within_max_age(tmp_path: Path, site: S
     texts = [c.params["text"] for c in fake_bot.sent()]
     assert len(texts) == 2 and fresh.slug in texts[1]
     assert len(search_json(config, "souverain", "--source", "nouveau")) == 6, "the backlog is archived"
+
+
+def test_two_processes_on_one_archive_send_each_alert_once(tmp_path: Path, site: Site,
+                                                            fake_bot: FakeBotAPI) -> None:
+    stories = [story(i) for i in range(10)]
+    topic = {"name": "cloud", "keywords": ["cloud souverain"], "chats": [1001]}
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": site.feed("/rss.xml", stories)}],
+                          [topic])
+    run_veille("crawl", "--config", str(config))  # stored and queued, on the console: no token yet
+    with sqlite3.connect(tmp_path / "veille.db") as db:
+        db.execute("UPDATE outbox SET state = 'pending', sent_at = NULL")  # due again, for Telegram
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")} | telegram_env(fake_bot)
+    fake_bot.delay = 0.2  # slow enough that both processes are delivering at once
+    both = [subprocess.Popen([*VEILLE, "crawl", "--config", str(config)], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errors = [p.communicate(timeout=120)[1] for p in both]
+    assert [p.returncode for p in both] == [0, 0], errors
+    texts = [c.params["text"] for c in fake_bot.sent()]
+    counts = {s.slug: sum(f"/articles/{s.slug}?" in t for t in texts) for s in stories}
+    assert set(counts.values()) == {1}, f"each alert exactly once: {counts}"
