@@ -23,6 +23,8 @@ import trafilatura
 from pebble import ProcessPool
 from pebble.common import ProcessExpired
 
+from crawler.lifeline import die_with_parent
+
 log = logging.getLogger("veille.crawl")
 
 # extensive_search reads every date-like string of the page (scripts included): about three quarters of
@@ -71,8 +73,9 @@ def pool() -> ProcessPool:
             # forkserver: workers never inherit the reactor's threads and sockets, and a replacement
             # worker starts quickly from a server that has already imported trafilatura
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["crawler.extract"])
-            _pool = ProcessPool(max_workers=os.cpu_count() or 1, max_tasks=_TASKS_PER_WORKER, context=context)
+            context.set_forkserver_preload(["crawler.forkserver", "crawler.extract"])
+            _pool = ProcessPool(max_workers=os.cpu_count() or 1, max_tasks=_TASKS_PER_WORKER, context=context,
+                                initializer=die_with_parent)
         return _pool
 
 
