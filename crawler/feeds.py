@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
 
 from crawler.entries import Entry, html_to_text, iso_utc, plausible_date
 from crawler.jsonfeed import looks_like_json_feed, parse_json_feed
@@ -21,41 +22,35 @@ class FeedError(Exception):
     """A feed from which no entry can be recovered."""
 
 
-_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
-_ELEMENT = re.compile(r"<[A-Za-z_]")
-_SUBSET_END = re.compile(r"\]\s*>")
+_DECLARATION_START = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+# a declaration to its closing `>`, over quoted strings and an internal subset (linear: no nested repeats)
+_DECLARATION = re.compile(r"""<!(?:DOCTYPE|ENTITY)(?:"[^"]*"|'[^']*'|\[(?:"[^"]*"|'[^']*'|[^\]"'])*\]|[^>"'\[])*>""",
+                          re.IGNORECASE)
 
 
 def strip_dtd(text: str) -> str:
-    """The document without the type declaration of its prolog (the same object when it has none).
+    """The document without any document type or entity declaration (the same object when it has none).
 
     No feed needs one, and it is how entity bombs (billion laughs, quadratic blowup) and external entities
-    get in: feedparser keeps the entities it deems safe and its fallback parser expands them without limit
-    (a 200 KB feed became a 3 GB title). Without the declaration an entity reference is left as text.
+    get in: expat expands what a declaration defines, and feedparser's fallback parser the entities it deems
+    safe. Every declaration goes, wherever it stands (what precedes it, a comment or a CDATA section, does not
+    hide it), again until none is left; one never closed takes the rest of the document with it. Without
+    its declaration an entity reference is left as text.
     """
-    found = _DOCTYPE.search(text)
-    if found is None or _ELEMENT.search(text, 0, found.start()):
-        return text
-    start = found.start()
-    close = text.find(">", start)
-    bracket = text.find("[", start)
-    if bracket >= 0 and (close < 0 or bracket < close):
-        subset_end = _SUBSET_END.search(text, bracket)
-        close = subset_end.end() - 1 if subset_end else len(text)
-    return text[:start] + text[close + 1:] if close >= 0 else text[:start]
+    while found := _DECLARATION_START.search(text):
+        whole = _DECLARATION.match(text, found.start())
+        text = text[:found.start()] + (text[whole.end():] if whole else "")
+    return text
 
 
-def without_dtd(body: bytes) -> bytes:
-    """A feed's bytes without their document type declaration (see strip_dtd), in the same encoding."""
-    if body.startswith((b"\xff\xfe", b"<\x00")):
-        codec = "utf-16-le"
-    elif body.startswith((b"\xfe\xff", b"\x00<")):
-        codec = "utf-16-be"
-    else:
-        codec = "latin-1"  # any ASCII-compatible encoding: markup is ASCII, one character per byte
-    text = body.decode(codec, errors="replace")
+def utf8_without_dtd(body: bytes, content_type: str | None = None) -> bytes:
+    """A feed's bytes in UTF-8, as feedparser would decode them (BOM, HTTP charset, XML declaration, EBCDIC,
+    UTF-16 and UTF-32 included), without any declaration (see strip_dtd): so that no encoding can hide one."""
+    decoded: dict[str, Any] = {}
+    data = convert_to_utf8({"content-type": content_type} if content_type else {}, body, decoded)
+    text = data.decode("utf-8", errors="replace")
     stripped = strip_dtd(text)
-    return body if stripped is text else stripped.encode(codec, errors="replace")
+    return data if stripped is text else stripped.encode("utf-8")
 
 
 _XML_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
@@ -111,7 +106,10 @@ def parse_feed(body: bytes, content_type: str | None = None, url: str | None = N
     headers = {"content-type": content_type} if content_type else {}
     if url:
         headers["content-location"] = url
-    parsed = feedparser.parse(without_dtd(repaired_utf8(body, content_type)), response_headers=headers)
+    # decoded once, here: the bytes feedparser reads are UTF-8 whatever the feed or its server declared
+    headers["content-type"] = "application/xml; charset=utf-8"
+    parsed = feedparser.parse(utf8_without_dtd(repaired_utf8(body, content_type), content_type),
+                              response_headers=headers)
     entries = [e for e in (_entry(raw) for raw in parsed.entries) if e is not None]
     if not entries:
         reason = parsed.get("bozo_exception") if parsed.get("bozo") else "a feed without any entry"

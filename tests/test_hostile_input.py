@@ -30,7 +30,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from crawler.entries import plausible_date
-from crawler.feeds import repaired_utf8, strip_dtd, without_dtd
+from crawler.feeds import FeedError, parse_feed, repaired_utf8, strip_dtd, utf8_without_dtd
 from storage import health
 from tests.conftest import Article, Site, article_page, distinct_text, recent, rss, write_config
 from tests.test_crawl_sources import crawl, paths, stored
@@ -335,16 +335,39 @@ def test_external_entities_and_dtds_are_never_fetched(hostile: Hostile) -> None:
     assert not any("secret" in r["title"] + r["text"] for r in hostile.rows().values())
 
 
-def test_strip_dtd_keeps_everything_but_the_prologs_declaration() -> None:
-    feed = '<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "]">\n<!ENTITY b "x">\n]>\n<rss>&b;</rss>'
+def test_strip_dtd_removes_every_declaration_wherever_it_stands() -> None:
+    feed = '<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "]>">\n<!ENTITY b "x">\n]>\n<rss>&b;</rss>'
     assert strip_dtd(feed) == '<?xml version="1.0"?>\n\n<rss>&b;</rss>'
     netscape = '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "rss-0.91.dtd"><rss/>'
     assert strip_dtd(netscape) == "<rss/>"
-    later = "<rss><description><![CDATA[<!DOCTYPE html [ ]>]]></description></rss>"
-    assert strip_dtd(later) is later, "a declaration after the first element is content, kept"
+    assert strip_dtd("<!-- <a> --><!doctype rss [<!ENTITY a 'b'>]><rss/>") == "<!-- <a> --><rss/>"
     assert strip_dtd('<!DOCTYPE rss [<!ENTITY a "never closed"') == ""
+    plain = "<rss><title>Rien à retirer</title></rss>"
+    assert strip_dtd(plain) is plain
     utf16 = '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE rss [<!ENTITY a "b">]><rss>é</rss>'.encode("utf-16")
-    assert without_dtd(utf16).decode("utf-16") == '<?xml version="1.0" encoding="utf-16"?><rss>é</rss>'
+    assert utf8_without_dtd(utf16) == "<?xml version='1.0' encoding='utf-8'?><rss>é</rss>".encode()
+
+
+# a quadratic blowup that stays under expat's own amplification limit (x100): padded, it expands 60-fold
+QUADRATIC = f'<!DOCTYPE rss [<!ENTITY big "{"x" * 50_000}">]>'
+BOMB_FEED = (QUADRATIC + '<rss version="2.0"><channel><!--' + " " * 400_000 + "--><item><title>" + "&big;" * 600
+             + "</title><link>http://127.0.0.1/a</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize(("name", "body"), [
+    ("after a comment hiding an element", ("<!-- <rss> -->" + BOMB_FEED).encode()),
+    ("after a processing instruction", ('<?xml version="1.0"?><?style <b>?>' + BOMB_FEED).encode()),
+    ("in UTF-32", ('<?xml version="1.0" encoding="utf-32"?>' + BOMB_FEED).encode("utf-32")),
+    ("in UTF-16 without a BOM", ('<?xml version="1.0" encoding="utf-16le"?>' + BOMB_FEED).encode("utf-16-le")),
+    ("in EBCDIC", ('<?xml version="1.0" encoding="cp037"?>' + BOMB_FEED).encode("cp037")),
+    ("after junk text", ("junk " + BOMB_FEED).encode()),
+])
+def test_no_entity_is_expanded_whatever_precedes_the_doctype_or_the_encoding(name: str, body: bytes) -> None:
+    try:
+        entries = parse_feed(body)
+    except FeedError:
+        return  # unreadable is fine: expanded is not
+    assert all(len(e.title) < 10_000 for e in entries), name
 
 
 # ---------------------------------------------------------------------------------------------------------
