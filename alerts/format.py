@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.text import fold, stem, words
+from storage.fields import printable
 
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300
@@ -86,8 +87,10 @@ def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
     """The alert for one outbox row (article title, url, source, published, text, topic), naming `topics`
     when the story matched several for this chat.
 
-    Every part is bounded, and the parts least needed go first when the whole would pass Telegram's limit.
+    Every part is bounded, and the parts least needed go first when the whole would pass Telegram's limit;
+    none holds a control character, whatever an older archive kept.
     """
+    row = {k: printable(v) if isinstance(v, str) else v for k, v in row.items()}
     title = shorten(row["title"] or row["url"], TITLE_CHARS)
     when = local_time(row.get("published"), timezone)
     meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), when) if p)

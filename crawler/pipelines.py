@@ -9,7 +9,7 @@ from scrapy.crawler import Crawler
 from crawler.entries import plausible_date
 from crawler.items import ArticleItem
 from crawler.spiders import SourceSpider
-from storage import articles
+from storage import articles, fields
 from storage.errors import describe
 
 
@@ -33,7 +33,7 @@ class StoragePipeline:
         # whichever said it (feed, sitemap, the page's metadata): no date from the future, none from 1970
         item.published = plausible_date(item.published, datetime.now(UTC))
         if spider.dry_run or spider.archive is None:
-            spider.collected.append(item)
+            spider.collected.append(ArticleItem(**fields.cleaned(item.as_row())))  # as the archive would hold it
             return item
         try:
             stored = articles.store(spider.archive, item.as_row())

@@ -215,8 +215,9 @@ class SourceSpider(scrapy.Spider):
         entry: Entry = failure.request.meta["entry"]  # type: ignore[attr-defined]
         if failure.check(AddressRefused):
             return  # a link the guard refused is no article of ours
-        self.logger.info("article page %s: %s; keeping the feed's text", entry.link, describe(failure))
-        yield self._from_feed(entry, entry.link)
+        url = failure.request.url  # type: ignore[attr-defined]  # the link as Scrapy normalised it
+        self.logger.info("article page %s: %s; keeping the feed's text", url, describe(failure))
+        yield self._from_feed(entry, url)
 
     def _from_feed(self, entry: Entry, url: str) -> ArticleItem:
         return ArticleItem(source=self.source.name, url=url, canonical_url=canonical_url(entry.link, self.tracking),

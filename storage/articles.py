@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage import stories
+from storage import fields, stories
 from storage.db import now_iso, write
 
 _SPACE = re.compile(r"\W+")
@@ -85,12 +85,13 @@ def _find_existing(db: sqlite_utils.Database, row: Mapping[str, Any], urls: list
 
 def store(db: sqlite_utils.Database, item: Mapping[str, Any]) -> Stored:
     """Store one article (a mapping with ARTICLE_FIELDS, and optionally `aliases`: other canonical URLs
-    it is known under), or record its source and URLs on the copy already held.
+    it is known under), or record its source and URLs on the copy already held. Its fields are stored
+    printable and within their size (see storage.fields).
 
     The same article (URL or GUID) with a new title or text updates the stored one; it keeps its story and
     its matched state, so it is never alerted twice.
     """
-    row: dict[str, Any] = {field: item.get(field) for field in ARTICLE_FIELDS}
+    row: dict[str, Any] = fields.cleaned({field: item.get(field) for field in ARTICLE_FIELDS})
     row["title"] = str(row["title"] or "")
     row["text"] = str(row["text"] or "")
     row["full_text"] = int(bool(row["full_text"]))

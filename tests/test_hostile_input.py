@@ -12,7 +12,9 @@ elsewhere, not repeated here:
 Sources that time out, reset the connection or answer 5xx or 429: test_crawl_faults.
 """
 
+import csv
 import gzip
+import io
 import itertools
 import re
 import zlib
@@ -29,11 +31,12 @@ import sqlite_utils
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from alerts.format import alert_message
 from crawler.entries import plausible_date
 from crawler.feeds import FeedError, parse_feed, repaired_utf8, strip_dtd, utf8_without_dtd
-from storage import health
-from tests.conftest import Article, Site, article_page, distinct_text, recent, rss, write_config
-from tests.test_crawl_sources import crawl, paths, stored
+from storage import fields, health
+from tests.conftest import Article, Site, article_page, distinct_text, recent, rss, run_veille, write_config
+from tests.test_crawl_sources import paths, stored
 
 MB = 1_000_000
 _SEEDS = itertools.count(1000)
@@ -246,6 +249,25 @@ def hostile_links(site: Site, outside: str, _: dict[str, int]) -> list[dict[str,
     return [{"name": "links", "feed": f"{site.url}/links/feeds/rss.xml"}]
 
 
+TERMINAL, LONG_TITLE, FORMULA, RAW_LINK = (art(slug) for slug in ("terminal", "long", "formule", "brut"))
+# an OSC 52 clipboard write, clear screen, colours (ESC and the one-byte C1 CSI), a right-to-left override
+ESCAPES = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[31m rouge \u009b32m \u202eelif.exe\u202c"
+
+
+def terminal_tricks(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]]:
+    titles = [(TERMINAL, f"Le cloud souverain {ESCAPES} fin"), (LONG_TITLE, "Le cloud souverain " + "long " * 6_000),
+              (FORMULA, '=HYPERLINK("http://127.0.0.2/x";"cloud souverain")')]
+    site.server.expect_request("/tty/rss.xml").respond_with_data(
+        channel("".join(item(f"{site.url}/tty/{a.slug}", t.replace("&", "&amp;").replace("<", "&lt;"))
+                        for a, t in titles)), content_type="application/rss+xml")
+    for article, _title in titles:
+        site.page(f"/tty/{article.slug}", article_page(article))
+    # a link with spaces, a tab and markup, whose page is gone: the article keeps the normalised URL
+    site.server.expect_request("/raw/rss.xml").respond_with_data(channel(item(
+        f"{site.url}/raw/un lien\t&lt;b&gt;{RAW_LINK.slug}", "Le lien brut")), content_type="application/rss+xml")
+    return [{"name": "tty", "feed": f"{site.url}/tty/rss.xml"}, {"name": "raw", "feed": f"{site.url}/raw/rss.xml"}]
+
+
 def empty_listing(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]]:
     site.page("/listing/", "<html><body><div class='card'><a href='/listing/x'>x</a></div></body></html>")
     return [{"name": "dinum", "page": f"{site.url}/listing/", "links": "a.fr-card__link"}]
@@ -253,7 +275,7 @@ def empty_listing(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]
 
 CASES: list[Callable[[Site, str, dict[str, int]], list[dict[str, Any]]]] = [
     good_source, xml_bombs, xml_external, compression_bombs, two_gigabytes, content_types, charsets, dates,
-    many_entries, duplicate_guids, hostile_links, empty_listing]
+    many_entries, duplicate_guids, hostile_links, terminal_tricks, empty_listing]
 
 
 @dataclass
@@ -263,6 +285,8 @@ class Hostile:
     tmp: Path
     site: Site
     elsewhere: HTTPServer
+    config: Path
+    stdout: str  # the console alerts
     stderr: str
     started: datetime
     sent: dict[str, int]
@@ -302,8 +326,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     sources = [source for case in CASES for source in case(site, outside, sent)]
     config = write_config(tmp / "config.yaml", sources, crawl={"timeout": "30s", "delay": "0s", "retries": 0})
     started = datetime.now(UTC)
-    stderr = crawl(config)
-    yield Hostile(tmp, site, elsewhere, stderr, started, sent)
+    result = run_veille("crawl", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    yield Hostile(tmp, site, elsewhere, config, result.stdout, result.stderr, started, sent)
     for each in (server, elsewhere):
         each.clear()
         each.stop()
@@ -485,8 +510,61 @@ def test_javascript_data_file_and_relative_links(hostile: Hostile) -> None:
     assert hostile.health()["links"]["last_error"] is None
 
 
+# ---------------------------------------------------------------------------------------------------------
+# What reaches a terminal, a spreadsheet, the archive
+
+
+def test_control_characters_reach_neither_the_archive_nor_any_output(hostile: Hostile) -> None:
+    title = hostile.row(f"/tty/{TERMINAL.slug}")["title"]
+    # (feedparser reads the C1 CSI as Windows-1252 would: a ›)
+    assert title == "Le cloud souverain ]52;c;ZXZpbA==[2J[31m rouge ›32m elif.exe fin"
+    config = str(hostile.config)
+    outputs = {"console alerts": hostile.stdout}
+    for name, args in {"search": ["search", "cloud souverain", "--all-copies"],
+                       "search --json": ["search", "cloud souverain", "--json"],
+                       "search --csv": ["search", "cloud souverain", "--csv"],
+                       "export csv": ["export", "--format", "csv"], "export jsonl": ["export", "--format", "jsonl"]
+                       }.items():
+        result = run_veille(*args, "--config", config)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = result.stdout
+    assert "rouge" in outputs["console alerts"] and "rouge" in outputs["export csv"]
+    for name, text in outputs.items():
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), name
+
+
+def test_no_stored_field_passes_its_size(hostile: Hostile) -> None:
+    title = hostile.row(f"/tty/{LONG_TITLE.slug}")["title"]
+    assert title.startswith("Le cloud souverain long") and len(title) == 1_000
+    assert max(len(r["title"]) for r in hostile.rows().values()) <= 1_000
+
+
+def test_csv_cells_never_run_as_spreadsheet_formulas(hostile: Hostile) -> None:
+    for args in (["search", "cloud souverain", "--csv"], ["export", "--format", "csv"]):
+        result = run_veille(*args, "--config", str(hostile.config))
+        titles = [row["title"] for row in csv.DictReader(io.StringIO(result.stdout))]
+        assert '\'=HYPERLINK("http://127.0.0.2/x";"cloud souverain")' in titles, args
+        assert not any(t.startswith(("=", "+", "-", "@")) for t in titles), args
+
+
+def test_an_article_whose_page_failed_keeps_the_normalised_url(hostile: Hostile) -> None:
+    row = hostile.row(f"/raw/un%20lien%3Cb%3E{RAW_LINK.slug}")
+    assert row["full_text"] == 0 and row["title"] == "Le lien brut"
+    assert not re.search(r"[\s<>]", row["url"] + row["canonical_url"])
+
+
 def test_a_listing_page_whose_selector_matches_nothing_is_its_sources_error(hostile: Hostile) -> None:
     error = hostile.health()["dinum"]["last_error"]
     assert error == f"{hostile.site.url}/listing/: no link matches links: 'a.fr-card__link'"
     assert f"source dinum: {error}" in hostile.stderr
     assert hostile.fetched("/listing/x") == 0
+
+
+def test_fields_are_cleaned_of_every_control_but_newline_and_tab_and_cut_to_size() -> None:
+    row = fields.cleaned({"title": "a\x1b[2J\u009b1m\u202eb\r\nc", "text": "l1\nl2\t\x07\x00fin", "author": "x" * 900,
+                          "full_text": 1})
+    assert row == {"title": "a[2J1mb c", "text": "l1\nl2\tfin", "author": "x" * 500, "full_text": 1}
+    message = alert_message({"title": "Titre \x1b]52;c;eA==\x07", "url": "http://127.0.0.1/a", "source": "s\x9b",
+                             "published": None, "text": "Le cloud\x1b[31m souverain.", "topic": "t"},
+                            ["cloud souverain"], "Europe/Paris")
+    assert "\x1b" not in message.plain + message.html and "\x9b" not in message.plain

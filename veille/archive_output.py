@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from storage.fields import printable
 from storage.search import MARK_END, MARK_START
 from storage.units import parse_duration
 
@@ -54,12 +55,27 @@ def marked(snippet: str) -> Text:
     return out
 
 
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A row fit for a terminal or a file: no control characters in any text (an ESC in a title would
+    drive the reader's terminal: colours, clear screen, a clipboard write), whatever the archive holds."""
+    return {k: printable(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+# what a spreadsheet runs as a formula when a cell begins with it (=HYPERLINK(...), +cmd|..., @SUM...)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: text beginning like one gets a leading quote."""
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def results_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
     """Search results as a table for a terminal."""
     table = Table(show_lines=True, expand=True)
     for name, ratio in (("date", 1), ("source", 1), ("outlets", 1), ("article", 6)):
         table.add_column(name, ratio=ratio, overflow="fold")
-    for r in rows:
+    for r in map(shown, rows):
         article = Text(r["title"] or "(no title)", style="bold")
         article.append("\n" + r["url"], style=f"link {r['url']} cyan")
         article.append("\n")
@@ -71,12 +87,13 @@ def results_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
 
 
 def to_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterable[str]:
-    """CSV text, header first, one chunk per row (for streaming a whole archive)."""
+    """CSV text, header first, one chunk per row (for streaming a whole archive); text cells printable and
+    neutralised where a spreadsheet would run them as a formula."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({k: spreadsheet_safe(v) for k, v in shown(row).items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -86,7 +103,7 @@ def to_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterable[str]:
 def to_jsonl(rows: Iterable[dict[str, Any]]) -> Iterable[str]:
     """One JSON object per line."""
     for row in rows:
-        yield json.dumps(row, ensure_ascii=False) + "\n"
+        yield json.dumps(shown(row), ensure_ascii=False) + "\n"
 
 
 def trends_table(data: dict[str, dict[str, int]]) -> str:

@@ -58,6 +58,7 @@ def search(query: str, config_path: Path, as_json: bool, as_csv: bool, limit: in
         results = run_search(db, query, limit=limit, all_copies=all_copies, **filters)
     except SearchSyntaxError as exc:
         raise click.ClickException(str(exc)) from None
+    results = [archive_output.shown(r) for r in results]
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     elif as_csv:
