@@ -100,7 +100,7 @@ class AddressGuardMiddleware:
         """What this source's links may reach, from where the source itself lives."""
         if self._reach is None:
             host = urlparse_cached(Request(self.source_url)).hostname or ""
-            self._reach = Reach.of_source(host, await self._resolve(host))
+            self._reach = Reach.of_source(self.source_url, await self._resolve(host))
             if self._reach.own_host:
                 GuardedResolver.trusted_hosts.add(self._reach.own_host)
         return self._reach
@@ -109,8 +109,8 @@ class AddressGuardMiddleware:
         reach = await self.reach()
         host = urlparse_cached(request).hostname or ""
         same_host = host == self.source_host and request.url.split(":", 1)[0].lower() in WEB_SCHEMES
-        if request.url == self.source_url or same_host:
-            # the source's host is trusted as written in config: its robots.txt and its own pages too
+        if request.url == self.source_url or (same_host and reach.own is None):
+            # a public source's host is trusted as written in config: its robots.txt and its own pages too
             return
         addresses = [] if reach.own_host else await self._resolve(host)
         reason = refusal(request.url, addresses, reach)

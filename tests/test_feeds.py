@@ -101,12 +101,23 @@ def test_google_news_sitemap_dates_and_titles() -> None:
 ])
 def test_links_of_a_public_source_reach_public_addresses_only(url: str, addresses: list[str],
                                                                refused: bool) -> None:
-    assert (refusal(url, addresses, Reach.of_source("news.example", ["93.184.215.10"])) is not None) is refused
+    assert (refusal(url, addresses, Reach.of_source("https://news.example/", ["93.184.215.10"])) is not None) is refused
 
 
-def test_links_of_a_private_source_reach_that_same_host_only() -> None:
-    reach = Reach.of_source("127.0.0.1", ["127.0.0.1"])
+@pytest.mark.parametrize("address", [
+    "64:ff9b::7f00:1", "64:ff9b:1::a00:1", "2002:7f00:1::1", "::7f00:1", "::ffff:127.0.0.1", "fec0::1",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100::1", "ff02::1", "fe80::1%eth0", "::", "10.0.0.1",
+])
+def test_no_ipv6_form_of_an_ipv4_address_nor_any_non_global_range_is_public(address: str) -> None:
+    assert not is_public(address)
+
+
+def test_links_of_a_private_source_reach_that_same_origin_only() -> None:
+    reach = Reach.of_source("http://127.0.0.1:8080/rss.xml", ["127.0.0.1"])
     assert refusal("http://127.0.0.1:8080/a", ["127.0.0.1"], reach) is None
+    assert refusal("http://127.0.0.1:8081/admin", ["127.0.0.1"], reach) is not None, "another port"
+    assert refusal("https://127.0.0.1:8080/a", ["127.0.0.1"], reach) is not None, "another scheme"
+    assert refusal("http://127.0.0.1:99999/a", ["127.0.0.1"], reach) is not None, "no port at all"
     assert refusal("http://127.0.0.2/a", ["127.0.0.2"], reach) is not None
     assert refusal("https://www.example.org/a", ["93.184.215.14"], reach) is not None
     assert not is_public("100.64.0.1") and not is_public("fd00::1") and is_public("2a00:1450::1")

@@ -79,3 +79,23 @@ def test_links_and_redirects_to_another_private_host_are_never_fetched(tmp_path:
     assert urls == {f"{site.url}/articles/{SOVEREIGN.slug}?utm_source=rss"}
     assert "refused" in stderr
     assert run_veille("status", "--config", str(config)).returncode == 0
+
+
+def test_a_private_source_reaches_only_its_own_port_of_its_host(tmp_path: Path, site: Site) -> None:
+    internal = HTTPServer(host="127.0.0.1", port=0)  # another service of the news host, on another port
+    internal.start()
+    internal.expect_request("/admin").respond_with_data("<html><body><p>cloud souverain interne</p></body></html>")
+    try:
+        admin = internal.url_for("/admin")
+        feed = rss(site.url, [SOVEREIGN]).replace(
+            "</channel>", f"<item><title>interne</title><link>{admin}</link></item></channel>")
+        site.server.expect_request("/rss.xml").respond_with_data(feed, content_type="application/rss+xml")
+        site.page(f"/articles/{SOVEREIGN.slug}", article_page(SOVEREIGN))
+        config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": f"{site.url}/rss.xml"}])
+        stderr = crawl(config)
+        assert internal.log == [], "the other port was never contacted, not even for its robots.txt"
+        assert set(stored(tmp_path)) == {f"{site.url}/articles/{SOVEREIGN.slug}?utm_source=rss"}
+        assert f"refused {admin}: a source on a private host may only link to that host ({site.url})" in stderr
+    finally:
+        internal.clear()
+        internal.stop()
