@@ -41,7 +41,12 @@ class CrawlConfig(BaseModel):
     max_retry_wait: Duration = timedelta(seconds=60)
     max_backoff: Duration = timedelta(hours=6)
     max_articles: int = Field(default=200, ge=1)
+    # the longest one source's crawl may take in a round: past it, the rest waits for the next round
+    budget: Duration = timedelta(minutes=5)
     recent: Duration = timedelta(days=3)
+    # child sitemaps read per source and crawl, and how deep indexes of indexes are followed
+    max_sitemaps: int = Field(default=50, ge=1, le=10_000)
+    sitemap_depth: int = Field(default=2, ge=1, le=5)
     # past this, a page's extraction is stopped (its worker replaced) and the feed's own text kept
     extract_timeout: Duration = timedelta(seconds=20)
     # query parameters dropped from URLs on top of the usual trackers (utm_*, fbclid, gclid, xtor, at_*...)
@@ -63,6 +68,8 @@ class Source(BaseModel):
     match: str | None = None
     recent: Duration | None = None
     max_articles: int | None = Field(default=None, ge=1)
+    budget: Duration | None = None
+    max_sitemaps: int | None = Field(default=None, ge=1, le=10_000)
     interval: Duration | None = None
     cron: str | None = None
     timeout: Duration | None = None

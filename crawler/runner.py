@@ -12,12 +12,14 @@ from dataclasses import dataclass
 import sqlite_utils
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 
+from crawler import budget
 from crawler.config import CrawlConfig, Source
 from crawler.items import ArticleItem
 from crawler.settings import crawl_settings
 from crawler.spiders import SourceSpider
 from storage import health
 from storage.errors import describe
+from storage.units import format_duration
 
 log = logging.getLogger("veille.crawl")
 # Crawls running at once in a process; the others wait their turn. Each crawl is a Scrapy crawler of its own
@@ -103,8 +105,12 @@ async def run_spider(source: Source, defaults: CrawlConfig,
     if error is None and isinstance(spider, SourceSpider) and spider.errors:
         error = "; ".join(dict.fromkeys(spider.errors))
     stats = crawler.stats.get_stats() if crawler.stats else {}
-    if error is None and stats.get("finish_reason") != "finished":
-        error = f"crawl cut short ({stats.get('finish_reason', 'not finished')})"
+    reason = stats.get("finish_reason")
+    if error is None and reason == budget.REASON:
+        allowed = format_duration(source.budget or defaults.budget)
+        error = f"its time budget ({allowed}) was spent: the rest is fetched next round"
+    elif error is None and reason != "finished":
+        error = f"crawl cut short ({reason or 'not finished'})"
     if error is None and isinstance(spider, SourceSpider) and spider.validators and archive is not None:
         try:  # every article is stored: the next crawl may ask "modified since?"
             health.save_validators(archive, source.name, *spider.validators)

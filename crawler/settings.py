@@ -25,6 +25,9 @@ def crawl_settings(defaults: CrawlConfig, source: Source) -> dict[str, Any]:
         # default (100) starts that many tasks for every response, a fifth of the CPU of a round at 1,000 sources
         "CONCURRENT_ITEMS": 4,
         "DOWNLOAD_TIMEOUT": timeout.total_seconds(),
+        # the source's time budget for this round (see crawler.budget)
+        "VEILLE_BUDGET": (source.budget or defaults.budget).total_seconds(),
+        "EXTENSIONS": {"crawler.budget.Budget": 0},
         "DOWNLOAD_MAXSIZE": source.max_bytes or defaults.max_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "REDIRECT_MAX_TIMES": defaults.max_redirects,

@@ -21,6 +21,7 @@ from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from crawler.addresses import WEB_SCHEMES
+from crawler.budget import BudgetSpent
 from crawler.canonical import article_url, canonical_url, tracking_params
 from crawler.config import CrawlConfig, Source
 from crawler.entries import html_to_text
@@ -28,7 +29,7 @@ from crawler.extract import extract_bounded
 from crawler.feeds import Entry, FeedError, parse_feed
 from crawler.items import ArticleItem
 from crawler.middlewares import AddressRefused
-from crawler.sitemaps import is_recent, read_sitemap
+from crawler.sitemaps import SitemapLink, is_recent, read_sitemap
 from storage import articles, health
 
 
@@ -48,6 +49,8 @@ class SourceSpider(scrapy.Spider):
         self.collected: list[ArticleItem] = []
         self.max_articles = source.max_articles or self.defaults.max_articles
         self.followed = 0
+        self.sitemaps = 0  # child sitemaps requested (at most max_sitemaps)
+        self.max_sitemaps = source.max_sitemaps or self.defaults.max_sitemaps
         self.validators: tuple[str | None, str | None] | None = None
 
     @classmethod
@@ -77,7 +80,8 @@ class SourceSpider(scrapy.Spider):
 
     def source_failed(self, failure: Failure) -> None:
         """The source's own URL (or one of its listing pages or child sitemaps) could not be fetched."""
-        self.errors.append(describe(failure))
+        if not failure.check(BudgetSpent):  # the crawl's error says so already
+            self.errors.append(describe(failure))
 
     def _remember_validators(self, response: Response) -> None:
         """Keep the ETag and Last-Modified of the source's own URL, for a conditional GET next time.
@@ -125,8 +129,8 @@ class SourceSpider(scrapy.Spider):
         page = int(response.meta.get("page", 1))
         next_href = response.css(self.source.follow).attrib.get("href") if self.source.follow else None
         if next_href and page < self.source.max_pages:
-            yield Request(response.urljoin(next_href), callback=self.parse_listing, errback=self.source_failed,
-                          meta={"page": page + 1})
+            yield from self._request(response, next_href, callback=self.parse_listing, errback=self.source_failed,
+                                     meta={"page": page + 1})
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         """Read a sitemap (recent, matching entries) or a sitemap index (its recent child sitemaps)."""
@@ -144,12 +148,49 @@ class SourceSpider(scrapy.Spider):
         since = datetime.now(UTC) - (self.source.recent or self.defaults.recent)
         links = [link for link in links if is_recent(link, since)]
         if kind == "sitemapindex":
-            for link in links:
-                yield Request(response.urljoin(link.loc), callback=self.parse_sitemap, errback=self.source_failed)
+            yield from self._children(response, links)
             return
         entries = [Entry(link=link.loc, guid=None, title=link.title, summary="", author=None,
                          published=link.date) for link in links]
         yield from self.follow(response, self._matching(entries))
+
+    def _children(self, response: Response, links: list[SitemapLink]) -> Iterator[Request]:
+        """The child sitemaps of an index, within `sitemap_depth` and `max_sitemaps` (an index may point to
+        indexes without end: the rest is said once and left)."""
+        depth = int(response.meta.get("sitemap_depth", 0)) + 1
+        if depth > self.defaults.sitemap_depth:
+            self.logger.warning("source %s: %s is an index deeper than sitemap_depth (%d): not followed",
+                                self.source.name, response.url, self.defaults.sitemap_depth)
+            return
+        room = self.max_sitemaps - self.sitemaps
+        if len(links) > room:
+            self.logger.warning("source %s: more child sitemaps than max_sitemaps (%d): %d of %s left",
+                                self.source.name, self.max_sitemaps, len(links) - max(room, 0), response.url)
+        for link in links[:max(room, 0)]:
+            for request in self._request(response, link.loc, callback=self.parse_sitemap,
+                                         errback=self.source_failed, meta={"sitemap_depth": depth}):
+                self.sitemaps += 1
+                yield request
+
+    def _request(self, response: Response, href: str, **kwargs: Any) -> Iterator[Request]:
+        """A request for a link the source gave (joined to its page), or none, counted and said, when the link
+        is no web address (javascript:, mailto:, a bad port, a broken IPv6 literal...)."""
+        link = response.urljoin(href)
+        if link.split(":", 1)[0].lower() not in WEB_SCHEMES:
+            self._skipped(response, "only http(s) links are followed", [link])
+            return
+        try:
+            request = Request(link, **kwargs)
+        except ValueError as exc:
+            self._skipped(response, str(exc), [link])
+            return
+        yield request
+
+    def _skipped(self, response: Response, reason: str, links: list[str]) -> None:
+        if self.crawler.stats:
+            self.crawler.stats.inc_value("veille/links_skipped", len(links))
+        self.logger.info("skipped %d link(s) of %s (%s), such as %.200s", len(links), response.url, reason,
+                         links[0])
 
     def _matching(self, entries: Iterable[Entry]) -> list[Entry]:
         """The entries whose URL matches the source's `match:` pattern (all of them without one)."""
@@ -171,19 +212,19 @@ class SourceSpider(scrapy.Spider):
                 by_url.setdefault(canonical_url(link, self.tracking), dataclasses.replace(entry, link=link))
                 guids.update([entry.guid] if entry.guid else [])
         for reason, links in skipped.items():
-            self.logger.info("skipped %d link(s) of %s (%s), such as %.200s", len(links), response.url, reason,
-                             links[0])
+            self._skipped(response, reason, links)
         held: set[str] = set()
         if self.archive is not None and not self.dry_run:
             held = articles.known(self.archive, self.source.name, by_url, [e.guid for e in entries if e.guid])
         for url, entry in by_url.items():
             if url in held or (entry.guid and entry.guid in held) or self.followed >= self.max_articles:
                 continue
-            self.followed += 1
             # dont_filter: entries are deduplicated above; a redirect loop must end in the errback, not vanish
-            yield Request(entry.link, callback=self.parse_article,
-                          errback=self.article_failed, cb_kwargs={"entry": entry},
-                          meta={"entry": entry}, dont_filter=True)
+            for request in self._request(response, entry.link, callback=self.parse_article,
+                                         errback=self.article_failed, cb_kwargs={"entry": entry},
+                                         meta={"entry": entry}, dont_filter=True):
+                self.followed += 1
+                yield request
 
     async def parse_article(self, response: Response, entry: Entry) -> AsyncIterator[ArticleItem]:
         """Keep the page's main text and fill what the feed lacked from the page's metadata."""
@@ -213,8 +254,8 @@ class SourceSpider(scrapy.Spider):
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """The page could not be fetched: keep the article with the feed's own text, marked as such."""
         entry: Entry = failure.request.meta["entry"]  # type: ignore[attr-defined]
-        if failure.check(AddressRefused):
-            return  # a link the guard refused is no article of ours
+        if failure.check(AddressRefused, BudgetSpent):
+            return  # a link the guard refused is no article of ours; one left for the next round is fetched then
         url = failure.request.url  # type: ignore[attr-defined]  # the link as Scrapy normalised it
         self.logger.info("article page %s: %s; keeping the feed's text", url, describe(failure))
         yield self._from_feed(entry, url)

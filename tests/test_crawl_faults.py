@@ -26,9 +26,11 @@ from tests.test_crawl_sources import crawl, paths, status
 
 
 class ResettingServer:
-    """A TCP server on 127.0.0.1 that reads each request and answers with a reset (RST), noting its path."""
+    """A TCP server on 127.0.0.1 that reads each request and answers with a reset (RST), noting its path;
+    except for the paths of `answers`, answered with that body (an RSS feed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answers: dict[str, str] | None = None) -> None:
+        self.answers = answers or {}
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -46,7 +48,14 @@ class ResettingServer:
             conn.settimeout(2)
             with contextlib.suppress(OSError):
                 request_line = conn.recv(65536).split(b"\r\n", 1)[0].split()
-                self.paths.append(request_line[1].decode() if len(request_line) > 1 else "")
+                path = request_line[1].decode() if len(request_line) > 1 else ""
+                self.paths.append(path)
+                if path in self.answers:
+                    body = self.answers[path].encode()
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nConnection: close\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                    conn.close()
+                    continue
             # linger on, zero seconds: close() sends RST instead of FIN
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()
@@ -92,11 +101,12 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
     resetting = ResettingServer()
     site = Site(server)
     server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-    # the good source: one article whose page is fine, one whose page resets the connection
-    feed = rss(site.url, [SOVEREIGN]).replace("</channel>", (
-        f"<item><title>{RESET_PAGE.title}</title><link>http://127.0.0.1:{resetting.port}/{RESET_PAGE.slug}</link>"
-        f"<description>{RESET_PAGE.summary}</description></item></channel>"))
-    server.expect_request("/rss.xml").respond_with_data(feed, content_type="application/rss+xml")
+    server.expect_request("/rss.xml").respond_with_data(rss(site.url, [SOVEREIGN]), content_type="application/rss+xml")
+    # a feed whose article page, on the same server, resets the connection
+    resetting.answers["/rss.xml"] = (
+        f"<rss version='2.0'><channel><title>t</title><item><title>{RESET_PAGE.title}</title>"
+        f"<link>http://127.0.0.1:{resetting.port}/{RESET_PAGE.slug}</link>"
+        f"<description>{RESET_PAGE.summary}</description></item></channel></rss>")
     site.page(f"/articles/{SOVEREIGN.slug}", article_page(SOVEREIGN))
     slow: list[float] = []  # counted on arrival: the server's own log has them only once answered
     server.expect_request("/slow.xml").respond_with_handler(
@@ -113,6 +123,7 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faults]:
         {"name": "good", "feed": f"{site.url}/rss.xml"},
         {"name": "slow", "feed": f"{site.url}/slow.xml"},
         {"name": "reset", "feed": f"http://127.0.0.1:{resetting.port}/feed.xml"},
+        {"name": "reset-page", "feed": f"http://127.0.0.1:{resetting.port}/rss.xml"},
         {"name": "error", "feed": f"{site.url}/error.xml"},
         {"name": "busy", "feed": f"{site.url}/busy.xml"},
         {"name": "closed", "feed": f"{site.url}/closed.xml"}],

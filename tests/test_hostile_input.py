@@ -268,6 +268,26 @@ def terminal_tricks(site: Site, _: str, __: dict[str, int]) -> list[dict[str, An
     return [{"name": "tty", "feed": f"{site.url}/tty/rss.xml"}, {"name": "raw", "feed": f"{site.url}/raw/rss.xml"}]
 
 
+FOLLOWED = art("suivi")
+
+
+def endless_links(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]]:
+    def index(request: Request) -> Response:
+        """Every sitemap is an index of ten more, without end, and one javascript: link."""
+        stem = request.path.removesuffix(".xml")
+        children = "".join(f"<sitemap><loc>{site.url}{stem}-{i}.xml</loc></sitemap>" for i in range(10))
+        return Response('<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                        f"{children}<sitemap><loc>javascript:alert(1)</loc></sitemap></sitemapindex>",
+                        content_type="application/xml")
+
+    site.server.expect_request(re.compile(r"^/endless/.*\.xml$")).respond_with_handler(index)
+    site.page("/follow/", f"<html><body><a class='art' href='/follow/{FOLLOWED.slug}'>{FOLLOWED.title}</a>"
+                          "<a class='next' href='javascript:void(0)'>Page suivante</a></body></html>")
+    site.page(f"/follow/{FOLLOWED.slug}", article_page(FOLLOWED))
+    return [{"name": "endless", "sitemap": f"{site.url}/endless/index.xml", "max_sitemaps": 20},
+            {"name": "follow", "page": f"{site.url}/follow/", "links": "a.art", "follow": "a.next", "max_pages": 3}]
+
+
 def empty_listing(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]]:
     site.page("/listing/", "<html><body><div class='card'><a href='/listing/x'>x</a></div></body></html>")
     return [{"name": "dinum", "page": f"{site.url}/listing/", "links": "a.fr-card__link"}]
@@ -275,7 +295,7 @@ def empty_listing(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]
 
 CASES: list[Callable[[Site, str, dict[str, int]], list[dict[str, Any]]]] = [
     good_source, xml_bombs, xml_external, compression_bombs, two_gigabytes, content_types, charsets, dates,
-    many_entries, duplicate_guids, hostile_links, terminal_tricks, empty_listing]
+    many_entries, duplicate_guids, hostile_links, terminal_tricks, endless_links, empty_listing]
 
 
 @dataclass
@@ -508,6 +528,21 @@ def test_javascript_data_file_and_relative_links(hostile: Hostile) -> None:
     outside = hostile.elsewhere.url_for("/x")
     assert f"refused {outside}: a source on a private host may only link to that host" in hostile.stderr
     assert hostile.health()["links"]["last_error"] is None
+
+
+def test_an_endless_sitemap_index_stops_at_max_sitemaps_and_sitemap_depth(hostile: Hostile) -> None:
+    fetched = [p for p in paths(hostile.site.server) if p.startswith("/endless/")]
+    assert len(fetched) == 1 + 20, "the index and max_sitemaps children, nothing past sitemap_depth (2)"
+    assert "more child sitemaps than max_sitemaps (20)" in hostile.stderr
+    assert "is an index deeper than sitemap_depth (2): not followed" in hostile.stderr
+    assert hostile.health()["endless"]["last_error"] is None
+
+
+def test_non_web_links_in_sitemaps_and_next_pages_are_skipped_and_counted_never_fatal(hostile: Hostile) -> None:
+    assert f"skipped 1 link(s) of {hostile.site.url}/endless/index.xml (only http(s) links" in hostile.stderr
+    assert f"skipped 1 link(s) of {hostile.site.url}/follow/ (only http(s) links" in hostile.stderr
+    assert hostile.row(f"/follow/{FOLLOWED.slug}")["full_text"] == 1
+    assert hostile.health()["follow"]["last_error"] is None
 
 
 # ---------------------------------------------------------------------------------------------------------

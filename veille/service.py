@@ -15,7 +15,7 @@ import random
 import signal
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from alerts.commands import BotState
 from alerts.config import DeliveryRules
 from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
-from crawler import CrawlReport, Source, crawl_all, crawl_source
+from crawler import CrawlReport, Source, crawl_source
 from crawler.extract import shutdown_pool
 from storage import open_archive, outbox, stories
 from storage.errors import describe
@@ -69,16 +69,6 @@ async def disconnect(sender: Sender | None) -> None:
     if isinstance(sender, TelegramSender):
         with contextlib.suppress(TelegramError):
             await sender.bot.shutdown()
-
-
-@contextlib.asynccontextmanager
-async def sender_for(config: Config) -> AsyncIterator[Sender | None]:
-    """connect() for the length of a block."""
-    sender = await connect(config)
-    try:
-        yield sender
-    finally:
-        await disconnect(sender)
 
 
 class ArchiveTrouble:
@@ -134,14 +124,32 @@ def open_for_crawl(config: Config) -> sqlite_utils.Database:
 
 
 async def crawl_once(config: Config) -> list[CrawlReport]:
-    """Every source once, then match and deliver: `veille crawl`."""
+    """Every source once, each source's new articles matched and their alerts sent as soon as that source is
+    done (the slowest source holds up no one else's alerts), then whatever is still due: `veille crawl`."""
     archive = open_for_crawl(config)
+    delivering = asyncio.Lock()  # one dispatcher at a time
+    sender: Sender | None = None
+    connected = False
+
+    async def deliver_now(patience: float = 0.0) -> None:
+        nonlocal sender, connected
+        async with delivering:
+            if not connected:
+                sender, connected = await connect(config), True
+            await match_and_deliver(config, archive, sender, patience=patience)
+
+    async def crawl_and_deliver(source: Source) -> CrawlReport:
+        report = await crawl_source(source, config.crawl, archive)
+        if report.new:
+            await deliver_now()
+        return report
+
     try:
-        reports = await crawl_all(config.sources, config.crawl, archive)
-        async with sender_for(config) as sender:
-            await match_and_deliver(config, archive, sender, patience=30.0)
+        reports = list(await asyncio.gather(*(crawl_and_deliver(s) for s in config.sources if s.enabled)))
+        await deliver_now(patience=30.0)
         return reports
     finally:
+        await disconnect(sender)
         shutdown_pool()
         archive.close()
 
