@@ -1,0 +1,141 @@
+"""`veille serve` shows analysts their tables only, and never a path on disk."""
+
+import json
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.archive_fixtures import build
+from tests.conftest import VEILLE
+from veille.serve_guard import PUBLIC_TABLES
+
+CHAT = -1009876543210
+ERROR = "Forbidden: bot was blocked by the user 4f7c"
+INTERNAL = ["chats", "subscriptions", "outbox", "chat_migrations", "_migrations", "story_bands",
+            "story_signatures", "story_settings", "topic_rules"]
+
+
+@dataclass
+class Served:
+    base: str  # http://127.0.0.1:PORT
+    port: int
+    archive: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def archive_with_subscribers(tmp: Path) -> Path:
+    """The test archive, plus a chat, its subscription, an alert that failed and a migrated chat."""
+    config, db, _ = build(tmp)
+    db.execute("INSERT INTO chats VALUES (?, NULL)", [CHAT])
+    db.execute("INSERT INTO subscriptions VALUES (?, 'cloud-souverain', '2025-03-01')", [CHAT])
+    db.execute("INSERT INTO chat_migrations VALUES (-4242, ?, '2025-03-01')", [CHAT])
+    db.execute("INSERT INTO outbox (story_id, article_id, topic, chat_id, state, last_error, queued_at) "
+               "VALUES (1, 1, 'cloud-souverain', ?, 'failed', ?, '2025-03-04')", [CHAT, ERROR])
+    db.conn.commit()
+    db.close()
+    return config
+
+
+def serve(tmp: Path, *options: str) -> Iterator[Served]:
+    config = archive_with_subscribers(tmp)
+    port = free_port()
+    process = subprocess.Popen([*VEILLE, "serve", "--config", str(config), "--port", str(port), *options],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/-/versions.json", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(f"veille serve exited: {process.stderr.read() if process.stderr else ''}")
+                time.sleep(0.2)
+        yield Served(base, port, tmp / "veille.db")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`veille serve` as analysts get it."""
+    yield from serve(tmp_path_factory.mktemp("guarded"))
+
+
+@pytest.fixture(scope="module")
+def everything(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`veille serve --all-tables`, as an admin may run it."""
+    yield from serve(tmp_path_factory.mktemp("everything"), "--all-tables")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def secrets(served: Served) -> list[str]:
+    """What no page may show: the chat id, the delivery error, where the archive lives."""
+    return [str(CHAT), str(-CHAT), ERROR, "blocked by the user", str(served.archive.parent)]
+
+
+SQL = ["SELECT * FROM outbox", "SELECT last_error FROM outbox", "SELECT chat_id FROM chats",
+       "SELECT count(*) FROM chats", "SELECT group_concat(chat_id) FROM subscriptions",
+       "SELECT * FROM articles WHERE id IN (SELECT article_id FROM outbox WHERE last_error LIKE '%blocked%')",
+       "WITH c AS (SELECT * FROM chats) SELECT * FROM c", "SELECT * FROM articles_explore, OUTBOX",
+       "SELECT * FROM main.chat_migrations", "SELECT sql FROM sqlite_master WHERE 0 UNION SELECT chat_id FROM chats",
+       "SELECT * FROM _migrations", "SELECT * FROM story_settings"]
+
+
+def test_internal_tables_cannot_be_read_by_any_url(guarded: Served) -> None:
+    db = guarded.base + "/veille"
+    through = quote(json.dumps({"table": "outbox", "column": "last_error", "value": ERROR}))
+    urls = [guarded.base + "/", guarded.base + "/.json", db, db + ".json", db + "/articles/1",
+            db + "/articles/1.json?_extras=foreign_key_tables", db + f"/articles.json?_through={through}",
+            db + "/articles.json?_where=" + quote("id IN (SELECT article_id FROM outbox)"),
+            *(f"{db}/{table}{suffix}" for table in INTERNAL for suffix in ("", ".json", ".csv", "/1.json")),
+            *(f"{db}.json?sql={quote(sql)}" for sql in SQL), f"{db}.csv?sql={quote(SQL[0])}", db + ".db",
+            *(f"{guarded.base}/-/{page}" for page in ("databases.json", "metadata.json", "settings.json",
+                                                       "plugins.json", "versions.json", "threads.json"))]
+    for url in urls:
+        status, body = get(url)
+        assert not [s for s in secrets(guarded) if s in body], url
+        if ".json?sql=" in url or any(f"/{table}" in url for table in INTERNAL):
+            assert status >= 400, url  # refused, not merely empty (a CSV's error comes with a 200)
+    status, body = get(f"{db}.json?sql={quote('SELECT file FROM pragma_database_list()')}")
+    assert status == 200 and json.loads(body)["rows"] == []
+    assert get(db + "/articles/1")[0] == 200  # an article's page still works, without links to the outbox
+
+
+def test_analysts_see_articles_stories_matches_and_sources_only(guarded: Served) -> None:
+    status, body = get(guarded.base + "/veille.json")
+    listed = {t["name"] for t in json.loads(body)["tables"]} | {v["name"] for v in json.loads(body)["views"]}
+    assert status == 200 and {"articles", "articles_explore", "matches", "sources", "article_sources"} <= listed
+    assert listed <= PUBLIC_TABLES | {"articles_fts"}
+    home = json.loads(get(guarded.base + "/.json")[1])["veille"]["tables_and_views_truncated"]
+    assert {t["name"] for t in home} <= PUBLIC_TABLES
+    status, body = get(guarded.base + "/veille.json?sql=" + quote("SELECT count(*) AS n FROM matches m "
+                                                                  "JOIN articles a ON a.id = m.article_id"))
+    assert status == 200 and json.loads(body)["rows"] == [[3]]  # ad-hoc SQL on the analysts' tables
+
+
+def test_all_tables_shows_an_admin_everything(everything: Served) -> None:
+    status, body = get(everything.base + "/veille/outbox.json?_shape=array")
+    assert status == 200 and json.loads(body)[0]["last_error"] == ERROR
+    assert any(d["path"] for d in json.loads(get(everything.base + "/-/databases.json")[1]))
