@@ -1,4 +1,4 @@
-"""`veille serve` shows analysts their tables only, and never a path on disk."""
+"""`veille serve` shows analysts their tables only, never a path on disk, and answers only its own Host names."""
 
 import json
 import socket
@@ -15,7 +15,7 @@ import pytest
 
 from tests.archive_fixtures import build
 from tests.conftest import VEILLE
-from veille.serve_guard import PUBLIC_TABLES
+from veille.serve_guard import PUBLIC_TABLES, host_allowed, host_name
 
 CHAT = -1009876543210
 ERROR = "Forbidden: bot was blocked by the user 4f7c"
@@ -72,8 +72,8 @@ def serve(tmp: Path, *options: str) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """`veille serve` as analysts get it."""
-    yield from serve(tmp_path_factory.mktemp("guarded"))
+    """`veille serve` as analysts get it, behind a proxy named analysts.example."""
+    yield from serve(tmp_path_factory.mktemp("guarded"), "--allow-host", "analysts.example")
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,17 @@ def get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def raw_get(port: int, path: str, host: str) -> tuple[int, str]:
+    """GET `path` from 127.0.0.1:port with this Host header, as a rebound browser page would send it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode("utf-8", "replace").partition("\r\n\r\n")
+    return int(head.split()[1]), body
 
 
 def secrets(served: Served) -> list[str]:
@@ -135,7 +146,30 @@ def test_analysts_see_articles_stories_matches_and_sources_only(guarded: Served)
     assert status == 200 and json.loads(body)["rows"] == [[3]]  # ad-hoc SQL on the analysts' tables
 
 
-def test_all_tables_shows_an_admin_everything(everything: Served) -> None:
+def test_a_page_for_another_host_name_is_refused(guarded: Served) -> None:
+    port = guarded.port
+    for path in ("/", "/veille/articles.json", "/-/versions.json"):
+        status, body = raw_get(port, path, f"evil.example:{port}")
+        assert status == 421 and "--allow-host" in body and "souverain" not in body, path
+    for host in ("evil.example", "127.0.0.1.evil.example", "localhost.evil.example", ""):
+        assert raw_get(port, "/", host)[0] == 421, host
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "analysts.example", "ANALYSTS.example:443"):
+        assert raw_get(port, "/veille/articles.json", host)[0] == 200, host
+
+
+def test_all_tables_shows_an_admin_everything_still_on_our_host_names_only(everything: Served) -> None:
     status, body = get(everything.base + "/veille/outbox.json?_shape=array")
     assert status == 200 and json.loads(body)[0]["last_error"] == ERROR
     assert any(d["path"] for d in json.loads(get(everything.base + "/-/databases.json")[1]))
+    assert raw_get(everything.port, "/veille/outbox.json", f"evil.example:{everything.port}")[0] == 421
+
+
+@pytest.mark.parametrize(("header", "listen", "allowed"), [
+    ("127.0.0.1:8001", "127.0.0.1", True), ("localhost:8001", "127.0.0.1", True), ("[::1]:8001", "::1", True),
+    ("localhost", "localhost", True), ("127.0.0.1", "localhost", True), ("evil.example:8001", "127.0.0.1", False),
+    ("192.168.1.5:8001", "127.0.0.1", False), ("192.168.1.5:8001", "0.0.0.0", True), ("[fe80::1]", "::", True),
+    ("localhost:8001", "0.0.0.0", True), ("evil.example", "0.0.0.0", False), ("10.0.0.2", "10.0.0.2", True),
+    ("localhost", "10.0.0.2", False), ("analysts.example.", "0.0.0.0", True), ("", "0.0.0.0", False),
+])
+def test_host_names_answered(header: str, listen: str, allowed: bool) -> None:
+    assert host_allowed(host_name(header), listen, ["analysts.example"]) is allowed

@@ -130,9 +130,11 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (a reverse proxy's); repeatable.")
 @click.option("--all-tables", is_flag=True,
               help="Show every table (chats, outbox...) and the archive's path: for an admin only.")
-def serve(config_path: Path, host: str, port: int, all_tables: bool) -> None:
+def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...], all_tables: bool) -> None:
     """Explore the archive in a browser (Datasette, read-only): search, facets, canned queries."""
     from datasette.cli import cli as datasette_cli
     from datasette.plugins import pm
@@ -145,7 +147,8 @@ def serve(config_path: Path, host: str, port: int, all_tables: bool) -> None:
     metadata = json.loads((HERE / "datasette_metadata.json").read_text(encoding="utf-8"))
     metadata["databases"] = {path.stem: metadata["databases"]["archive"]}
     metadata["description_html"] = metadata["description_html"].replace("/archive/", f"/{path.stem}/")
-    metadata["plugins"] = {serve_guard.NAME: {"database": path.stem, "all_tables": all_tables}}
+    metadata["plugins"] = {serve_guard.NAME: {"database": path.stem, "listen": host, "allow_hosts": list(allow_hosts),
+                                              "all_tables": all_tables}}
     if not pm.is_registered(serve_guard):
         pm.register(serve_guard, name=serve_guard.NAME)
     with tempfile.TemporaryDirectory() as tmp:
