@@ -131,9 +131,16 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
-def serve(config_path: Path, host: str, port: int) -> None:
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (a reverse proxy's); repeatable.")
+@click.option("--all-tables", is_flag=True,
+              help="Show every table (chats, outbox...) and the archive's path: for an admin only.")
+def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...], all_tables: bool) -> None:
     """Explore the archive in a browser (Datasette, read-only): search, facets, canned queries."""
     from datasette.cli import cli as datasette_cli
+    from datasette.plugins import pm
+
+    from veille import serve_guard
 
     config = load_config(config_path)
     open_db(config).close()  # creates and migrates the archive, so the web UI finds its view
@@ -141,6 +148,10 @@ def serve(config_path: Path, host: str, port: int) -> None:
     metadata = json.loads((HERE / "datasette_metadata.json").read_text(encoding="utf-8"))
     metadata["databases"] = {path.stem: metadata["databases"]["archive"]}
     metadata["description_html"] = metadata["description_html"].replace("/archive/", f"/{path.stem}/")
+    metadata["plugins"] = {serve_guard.NAME: {"database": path.stem, "listen": host, "allow_hosts": list(allow_hosts),
+                                              "all_tables": all_tables}}
+    if not pm.is_registered(serve_guard):
+        pm.register(serve_guard, name=serve_guard.NAME)
     with tempfile.TemporaryDirectory() as tmp:
         meta_path = Path(tmp) / "metadata.json"
         meta_path.write_text(json.dumps(metadata), encoding="utf-8")
