@@ -14,7 +14,7 @@ from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from alerts import buttons, replies
-from alerts.access import Refusals, TokenBucket, known_chats
+from alerts.access import Refusals, TokenBucket, known_chats, manages_chat
 from alerts.config import TelegramConfig, Topic
 from alerts.format import local_time
 from storage import SearchSyntaxError, chats, health, matches, outbox
@@ -254,10 +254,23 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, asked: butto
     await _reply(update, *_search_page(_state(context), _lang(update), text, asked.offset, asked.search_id))
 
 
+async def _may_mute(update: Update, state: BotState) -> bool:
+    """In a group, only its administrators and veille's admins hold or release its alerts."""
+    if await manages_chat(update, state.telegram.admins):
+        return True
+    chat, user = update.effective_chat, update.effective_user
+    log.info("refused to (un)mute chat %s for user %s: not an administrator", chat.id if chat else None,
+             user.id if user else None)
+    await _reply(update, replies.say(_lang(update), "mute_admin_only"))
+    return False
+
+
 async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/mute 2h: hold this chat's alerts until then."""
     state, lang, chat = _state(context), _lang(update), update.effective_chat
     assert chat is not None
+    if not await _may_mute(update, state):
+        return
     try:
         length = parse_duration(" ".join(context.args or []))
     except ValueError:
@@ -273,8 +286,11 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unmute: let this chat's alerts flow again."""
+    state = _state(context)
     assert update.effective_chat is not None
-    chats.unmute(_state(context).archive, update.effective_chat.id)
+    if not await _may_mute(update, state):
+        return
+    chats.unmute(state.archive, update.effective_chat.id)
     await _reply(update, replies.say(_lang(update), "unmuted"))
 
 
