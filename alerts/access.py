@@ -1,10 +1,19 @@
-"""Who may talk to the bot, and how fast: the chat allow-list, one refusal per stranger, a flood limit."""
+"""Who may talk to the bot, and how fast: the chat allow-list, one refusal per stranger, a flood limit,
+and who may change what a whole group receives."""
 
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest, Forbidden
+
 from alerts.config import TelegramConfig, Topic
+
+log = logging.getLogger("veille.bot")
+GROUP_ADMINS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 
 
 def known_chats(telegram: TelegramConfig, topics: Iterable[Topic]) -> set[int]:
@@ -61,3 +70,26 @@ class TokenBucket:
             return False
         self._warned.add(user_id)
         return True
+
+
+async def manages_chat(update: Update, admins: Collection[int]) -> bool:
+    """Whether the sender may change what this whole chat receives.
+
+    Anyone in their private chat; veille's admins anywhere; in a group, its creator and administrators,
+    as Telegram tells them (getChatMember), including an anonymous administrator.
+    """
+    chat, user, message = update.effective_chat, update.effective_user, update.message
+    if chat is None:
+        return False
+    if chat.type == ChatType.PRIVATE or (user is not None and user.id in admins):
+        return True
+    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True  # Telegram sends an anonymous administrator's messages as from the group itself
+    if user is None:
+        return False
+    try:
+        member = await update.get_bot().get_chat_member(chat.id, user.id)
+    except (BadRequest, Forbidden) as exc:
+        log.warning("cannot tell whether user %s administers chat %s: %s", user.id, chat.id, exc.message)
+        return False
+    return member.status in GROUP_ADMINS

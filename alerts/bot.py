@@ -51,8 +51,7 @@ def register(application: Application) -> None:
                           ("latest", commands.latest), ("search", commands.search_command),
                           ("mute", commands.mute), ("unmute", commands.unmute), ("status", commands.status)):
         application.add_handler(CommandHandler(name, handler))
-    application.add_handler(CallbackQueryHandler(commands.button, pattern=r"^(un)?sub:"))
-    application.add_handler(CallbackQueryHandler(commands.more, pattern=r"^more:\d+:\d+$"))
+    application.add_handler(CallbackQueryHandler(commands.press))  # every press, whatever its data
     application.add_handler(MessageHandler(filters.COMMAND, commands.unknown))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, commands.text))
     application.add_error_handler(commands.error)

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 import sqlite_utils
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from alerts import replies
-from alerts.access import Refusals, TokenBucket, known_chats
+from alerts import buttons, replies
+from alerts.access import Refusals, TokenBucket, known_chats, manages_chat
 from alerts.config import TelegramConfig, Topic
 from alerts.format import local_time
 from storage import SearchSyntaxError, chats, health, matches, outbox
@@ -26,7 +26,6 @@ PAGE = 5
 LATEST_MAX = 20
 MUTE_MAX = timedelta(days=30)
 KEPT_SEARCHES = 20
-CALLBACK_BYTES = 64  # Telegram's limit on a button's callback data
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -98,13 +97,13 @@ def _topics_view(state: BotState, chat_id: int, lang: str) -> tuple[str, InlineK
     from_config, subscribed = state.config_topics(chat_id), chats.subscriptions_of(state.archive, chat_id)
     text = replies.topics_text(lang, state.topics, from_config, subscribed)
     followed = from_config | subscribed
-    buttons = []
+    keys = []
     for topic in state.topics:
         on = topic.name in followed
-        data = f"{'unsub' if on else 'sub'}:{topic.name}"
-        if len(data.encode()) <= CALLBACK_BYTES:  # a longer name is still followed with /subscribe
-            buttons.append([InlineKeyboardButton(f"{'✅' if on else '➕'} {topic.name}", callback_data=data)])
-    return text, InlineKeyboardMarkup(buttons) if buttons else None
+        data = buttons.follow_data(topic.name, on=not on)
+        if data is not None:  # a longer name is still followed with /subscribe
+            keys.append([InlineKeyboardButton(f"{'✅' if on else '➕'} {topic.name}", callback_data=data)])
+    return text, InlineKeyboardMarkup(keys) if keys else None
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -153,14 +152,35 @@ async def _subscription_command(update: Update, context: ContextTypes.DEFAULT_TY
     await _reply(update, _change(state, update, " ".join(context.args), follow))
 
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button under one of the bot's messages; data the bot never wrote is answered and changes nothing."""
+    query, state = update.callback_query, _state(context)
+    assert query is not None
+    asked = buttons.parse(query.data, [t.name for t in state.topics])
+    if isinstance(asked, buttons.Follow):
+        await _follow(update, state, asked)
+    elif isinstance(asked, buttons.More):
+        await _more(update, context, asked)
+    else:
+        chat, user = update.effective_chat, update.effective_user
+        log.info("ignored a button from user %s in chat %s: %r", user.id if user else None,
+                 chat.id if chat else None, (query.data or "")[:80])
+        await _answer(query, replies.say(_lang(update), "button_invalid"))
+
+
+async def _answer(query: CallbackQuery, text: str | None = None) -> None:
+    """Stop the button's spinner; a query Telegram forgot (too old) is not worth an error."""
+    try:
+        await query.answer(replies.html_to_plain(text)[:200] if text else None)
+    except BadRequest as exc:
+        log.info("could not answer a button: %s", exc.message)
+
+
+async def _follow(update: Update, state: BotState, asked: buttons.Follow) -> None:
     """A topic button: follow or stop following, then redraw the list."""
     query, chat = update.callback_query, update.effective_chat
-    assert query is not None and query.data is not None and chat is not None
-    action, _, name = query.data.partition(":")
-    state = _state(context)
-    answer = _change(state, update, name, follow=action == "sub")
-    await query.answer(replies.html_to_plain(answer)[:200])
+    assert query is not None and chat is not None
+    await _answer(query, _change(state, update, asked.topic, follow=asked.on))
     text, markup = _topics_view(state, chat.id, _lang(update))
     if query.message is not None:
         try:
@@ -195,10 +215,9 @@ def _search_page(state: BotState, lang: str, query: str, offset: int,
                  search_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of results, and a "more" button when there are more."""
     rows = search(state.archive, query, limit=offset + PAGE + 1)[offset:]
-    more = None
-    if len(rows) > PAGE:
-        more = InlineKeyboardMarkup([[InlineKeyboardButton(
-            replies.say(lang, "more"), callback_data=f"more:{search_id}:{offset + PAGE}")]])
+    data, more = buttons.more_data(search_id, offset + PAGE), None
+    if len(rows) > PAGE and data is not None:
+        more = InlineKeyboardMarkup([[InlineKeyboardButton(replies.say(lang, "more"), callback_data=data)]])
     return replies.search_text(lang, query, rows[:PAGE], offset, state.timezone), more
 
 
@@ -223,23 +242,35 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await _reply(update, text, more)
 
 
-async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, asked: buttons.More) -> None:
     """The "more" button under search results: the next page."""
     query = update.callback_query
-    assert query is not None and query.data is not None and context.chat_data is not None
-    _, search_id, offset = query.data.split(":")
-    text = context.chat_data.get("searches", {}).get(int(search_id))
-    await query.answer()
+    assert query is not None and context.chat_data is not None
+    text = context.chat_data.get("searches", {}).get(asked.search_id)
+    await _answer(query)
     if text is None:
         await _reply(update, replies.say(_lang(update), "search_expired"))
         return
-    await _reply(update, *_search_page(_state(context), _lang(update), text, int(offset), int(search_id)))
+    await _reply(update, *_search_page(_state(context), _lang(update), text, asked.offset, asked.search_id))
+
+
+async def _may_mute(update: Update, state: BotState) -> bool:
+    """In a group, only its administrators and veille's admins hold or release its alerts."""
+    if await manages_chat(update, state.telegram.admins):
+        return True
+    chat, user = update.effective_chat, update.effective_user
+    log.info("refused to (un)mute chat %s for user %s: not an administrator", chat.id if chat else None,
+             user.id if user else None)
+    await _reply(update, replies.say(_lang(update), "mute_admin_only"))
+    return False
 
 
 async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/mute 2h: hold this chat's alerts until then."""
     state, lang, chat = _state(context), _lang(update), update.effective_chat
     assert chat is not None
+    if not await _may_mute(update, state):
+        return
     try:
         length = parse_duration(" ".join(context.args or []))
     except ValueError:
@@ -255,8 +286,11 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/unmute: let this chat's alerts flow again."""
+    state = _state(context)
     assert update.effective_chat is not None
-    chats.unmute(_state(context).archive, update.effective_chat.id)
+    if not await _may_mute(update, state):
+        return
+    chats.unmute(state.archive, update.effective_chat.id)
     await _reply(update, replies.say(_lang(update), "unmuted"))
 
 

@@ -34,6 +34,7 @@ class FakeBotAPI:
     `delay` slows every sendMessage down (seconds).
     `migrated` maps a group's id to the supergroup Telegram moved it to (sendMessage to it says so).
     `updates` is the queue getUpdates serves (fill it with `push`).
+    `statuses` maps (chat id, user id) to what getChatMember says: "creator", "administrator"; else "member".
     """
 
     calls: list[Call] = field(default_factory=list)
@@ -42,6 +43,7 @@ class FakeBotAPI:
     migrated: dict[int, int] = field(default_factory=dict)
     delay: float = 0.0
     updates: list[dict[str, Any]] = field(default_factory=list)
+    statuses: dict[tuple[int, int], str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next_message_id: int = 1
     _next_update_id: int = 0
@@ -132,6 +134,8 @@ class FakeBotAPI:
             return {"message_id": message_id, "date": int(time.time()), "text": params.get("text", ""),
                     "chat": {"id": chat_id, "type": "group" if chat_id < 0 else "private"},
                     "from": BOT_USER}
+        if method == "getChatMember":
+            return self._member(int(params.get("chat_id", 0)), int(params.get("user_id", 0)))
         if method == "getUpdates":
             # as Telegram does, an offset confirms (drops) the updates before it; the others are served
             # again until confirmed, so that a poll abandoned by a stopped bot loses nothing
@@ -140,6 +144,18 @@ class FakeBotAPI:
                 self.updates[:] = [u for u in self.updates if u.get("update_id", 0) >= offset]
                 return list(self.updates)
         return True
+
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        status = self.statuses.get((chat_id, user_id), "member")
+        member: dict[str, Any] = {"status": status, "user": user(user_id)}
+        if status == "creator":
+            member["is_anonymous"] = False
+        if status == "administrator":
+            member |= dict.fromkeys(("can_be_edited", "is_anonymous", "can_post_stories", "can_edit_stories",
+                                     "can_delete_stories", "can_promote_members"), False)
+            member |= dict.fromkeys(("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                                     "can_restrict_members", "can_change_info", "can_invite_users"), True)
+        return member
 
 
 def user(user_id: int, language: str = "fr") -> dict[str, Any]:
