@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import lxml.etree
+from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
 from crawler.entries import iso_from_text
@@ -34,6 +35,16 @@ class SitemapLink:
     loc: str
     date: str | None
     title: str
+
+
+def read_sitemap_body(body: bytes, max_size: int) -> tuple[str, list[SitemapLink]]:
+    """read_sitemap() of a response's body, gunzipped first (up to `max_size` bytes) when it is gzip."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gunzip(body, max_size=max_size)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"not a readable gzip sitemap ({exc or type(exc).__name__})") from None
+    return read_sitemap(body)
 
 
 def read_sitemap(body: bytes) -> tuple[str, list[SitemapLink]]:

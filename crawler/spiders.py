@@ -8,16 +8,16 @@
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import scrapy
 import sqlite_utils
+from pebble.common import ProcessExpired
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Request, Response, TextResponse
-from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from crawler.addresses import WEB_SCHEMES
@@ -29,8 +29,11 @@ from crawler.extract import extract_bounded
 from crawler.feeds import Entry, FeedError, parse_feed
 from crawler.items import ArticleItem
 from crawler.middlewares import AddressRefused
-from crawler.sitemaps import SitemapLink, is_recent, read_sitemap
+from crawler.sitemaps import SitemapLink, is_recent, read_sitemap_body
+from crawler.workers import run_bounded
 from storage import articles, health
+
+T = TypeVar("T")
 
 
 class SourceSpider(scrapy.Spider):
@@ -93,18 +96,31 @@ class SourceSpider(scrapy.Spider):
         if response.request is not None and response.request.url == self.source.url:
             self.validators = (_header(response, "ETag"), _header(response, "Last-Modified"))
 
-    def parse_feed(self, response: Response) -> Iterator[Request]:
+    async def _parsed(self, response: Response, func: Callable[..., T], *args: Any) -> T | None:
+        """func(*args) in the worker pool (feedparser, lxml), bounded by extract_timeout; None, and the
+        source's error, when it fails or takes too long."""
+        timeout = self.defaults.extract_timeout.total_seconds()
+        try:
+            return await run_bounded(func, args, source=self.source.name, timeout=timeout)
+        except (FeedError, ValueError) as exc:
+            self.errors.append(f"{response.url}: {exc}" if isinstance(exc, ValueError) else str(exc))
+        except TimeoutError:
+            self.errors.append(f"{response.url}: reading it took over {timeout:g}s (crawl.extract_timeout)")
+        except ProcessExpired as exc:
+            self.errors.append(f"{response.url}: the worker reading it died ({exc})")
+        return None
+
+    async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         """Read the feed and request the page of every entry the archive does not hold yet."""
         if response.status == 304:
             return
-        try:
-            entries = parse_feed(response.body, (response.headers.get("Content-Type") or b"").decode("latin-1"),
-                                 response.url)
-        except FeedError as exc:
-            self.errors.append(str(exc))
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        entries = await self._parsed(response, parse_feed, response.body, content_type, response.url)
+        if entries is None:
             return
         self._remember_validators(response)
-        yield from self.follow(response, self._matching(entries))
+        for request in self.follow(response, self._matching(entries)):
+            yield request
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         """Read the article links (`links:`) of a listing page, and its next page (`follow:`) up to `max_pages`."""
@@ -132,27 +148,26 @@ class SourceSpider(scrapy.Spider):
             yield from self._request(response, next_href, callback=self.parse_listing, errback=self.source_failed,
                                      meta={"page": page + 1})
 
-    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
         """Read a sitemap (recent, matching entries) or a sitemap index (its recent child sitemaps)."""
         if response.status == 304:
             return
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            body = gunzip(body, max_size=self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
-        try:
-            kind, links = read_sitemap(body)
-        except ValueError as exc:
-            self.errors.append(f"{response.url}: {exc}")
+        found = await self._parsed(response, read_sitemap_body, response.body,
+                                   self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        if found is None:
             return
+        kind, links = found
         self._remember_validators(response)
         since = datetime.now(UTC) - (self.source.recent or self.defaults.recent)
         links = [link for link in links if is_recent(link, since)]
         if kind == "sitemapindex":
-            yield from self._children(response, links)
+            for request in self._children(response, links):
+                yield request
             return
         entries = [Entry(link=link.loc, guid=None, title=link.title, summary="", author=None,
                          published=link.date) for link in links]
-        yield from self.follow(response, self._matching(entries))
+        for request in self.follow(response, self._matching(entries)):
+            yield request
 
     def _children(self, response: Response, links: list[SitemapLink]) -> Iterator[Request]:
         """The child sitemaps of an index, within `sitemap_depth` and `max_sitemaps` (an index may point to
@@ -231,7 +246,7 @@ class SourceSpider(scrapy.Spider):
         found = None
         if isinstance(response, TextResponse) and _is_html(response):
             found = await extract_bounded(response.text, response.url, self.defaults.extract_timeout.total_seconds(),
-                                          find_date=entry.published is None)
+                                          find_date=entry.published is None, source=self.source.name)
         else:
             self.logger.info("article page %s: not an HTML page (%s); keeping the feed's text", response.url,
                              _header(response, "Content-Type") or "no content type")

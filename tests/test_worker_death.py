@@ -9,9 +9,9 @@ import pytest
 
 SCRIPT = """
 import os, signal, time
-from crawler import extract
+from crawler import workers
 if __name__ == "__main__":
-    pool = extract.pool()
+    pool = workers.pool()
     worker, server = pool.schedule(os.getpid).result(), pool.schedule(os.getppid).result()
     pool.schedule(time.sleep, args=(60,))  # a worker busy for a minute
     time.sleep(0.3)

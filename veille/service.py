@@ -35,7 +35,7 @@ from alerts.config import DeliveryRules
 from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_source
-from crawler.extract import shutdown_pool
+from crawler.workers import shutdown_pool, start_pool
 from storage import open_archive, outbox, stories
 from storage.errors import describe
 from veille import metrics
@@ -145,6 +145,7 @@ async def crawl_once(config: Config) -> list[CrawlReport]:
         return report
 
     try:
+        await start_pool()
         reports = list(await asyncio.gather(*(crawl_and_deliver(s) for s in config.sources if s.enabled)))
         await deliver_now(patience=30.0)
         return reports
@@ -341,6 +342,7 @@ class Service:
             metrics.serve(metrics_port)
         self.sender = await connect(self.config)
         try:
+            await start_pool()  # its forkserver and workers start in a thread, not on the loop
             self.schedule()
             self.scheduler.add_job(self.deliver, "interval", id="deliver", seconds=DELIVERY_EVERY.total_seconds(),
                                    max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
