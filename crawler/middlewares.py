@@ -21,6 +21,7 @@ from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeout
 from twisted.web.client import ResponseFailed
 
+from crawler import headers
 from crawler.addresses import WEB_SCHEMES, Reach, answer_refusal, refusal
 
 log = logging.getLogger("veille.crawl")
@@ -86,6 +87,7 @@ class AddressGuardMiddleware:
         self._reach: Reach | None = None
         self._addresses: dict[str, list[str]] = {}
         install_guarded_resolver(crawler.settings.getfloat("DNS_TIMEOUT"))
+        headers.install()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

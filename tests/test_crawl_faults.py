@@ -179,3 +179,32 @@ def test_429_asking_for_longer_than_max_retry_wait_is_tried_next_crawl(faults: F
     sources = status(faults.config)
     assert sources["closed"]["last_error"] == f"HTTP 429 from {faults.site.url}/closed.xml"
     assert sources["closed"]["next_attempt"], "backing off until a later crawl"
+
+
+def test_a_response_whose_headers_never_end_is_cut_at_the_header_limit(tmp_path: Path) -> None:
+    sock = socket.create_server(("127.0.0.1", 0))
+    port, sent = sock.getsockname()[1], [0]
+
+    def endless_headers() -> None:
+        conn, _ = sock.accept()
+        with conn, contextlib.suppress(OSError):
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            line = b"X-Padding: " + b"x" * 1000 + b"\r\n"
+            while sent[0] < 200_000_000:  # without a limit, 200 MB of headers (then the test's own end)
+                conn.sendall(line * 64)
+                sent[0] += len(line) * 64
+
+    thread = threading.Thread(target=endless_headers, daemon=True)
+    thread.start()
+    try:
+        config = write_config(tmp_path / "config.yaml", [{"name": "bavard", "feed": f"http://127.0.0.1:{port}/rss.xml",
+                                                          "obey_robots": False}],
+                              crawl={"timeout": "30s", "delay": "0s", "retries": 0})
+        crawl(config)
+        thread.join(timeout=30)
+    finally:
+        sock.close()
+    error = status(config)["bavard"]["last_error"]
+    assert "HeadersTooLargeError: its headers passed 200 lines or 64 KiB" in error, error
+    assert sent[0] < 20_000_000, f"{sent[0]:,} bytes of headers were sent"
