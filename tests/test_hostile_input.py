@@ -16,7 +16,12 @@ import csv
 import gzip
 import io
 import itertools
+import os
 import re
+import subprocess
+import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,10 +40,13 @@ from alerts.format import alert_message
 from crawler.entries import plausible_date
 from crawler.feeds import FeedError, parse_feed, repaired_utf8, strip_dtd, utf8_without_dtd
 from storage import fields, health
-from tests.conftest import Article, Site, article_page, distinct_text, recent, rss, run_veille, write_config
+from tests.conftest import VEILLE, Article, Site, article_page, distinct_text, recent, rss, run_veille, write_config
 from tests.test_crawl_sources import paths, stored
 
 MB = 1_000_000
+PEAK = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+        "print('peak-rss-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+        "sys.exit(code)")
 _SEEDS = itertools.count(1000)
 
 
@@ -288,6 +296,29 @@ def endless_links(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]
             {"name": "follow", "page": f"{site.url}/follow/", "links": "a.art", "follow": "a.next", "max_pages": 3}]
 
 
+DRIP = art("goutte")
+LIVE = {"stderr": ""}  # what the crawl under test has logged so far
+HEALTHY_FIRST: list[bool] = []
+
+
+def drip_until_the_healthy_report(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]]:
+    def held(_: Request) -> Response:
+        """A page that keeps its source busy until the good source's report is logged (60 s at most)."""
+        deadline = datetime.now(UTC) + timedelta(seconds=60)
+        while "source journal: " not in LIVE["stderr"] and datetime.now(UTC) < deadline:
+            time.sleep(0.05)
+        HEALTHY_FIRST.append("source journal: " in LIVE["stderr"])
+        return Response(article_page(DRIP), content_type="text/html")
+
+    site.server.expect_request("/drip/rss.xml").respond_with_data(
+        rss(site.url, [DRIP]).replace("/articles/", "/drip/"), content_type="application/rss+xml")
+    site.server.expect_request(f"/drip/{DRIP.slug}").respond_with_handler(held)
+    site.server.expect_request("/bypass/rss.xml").respond_with_data(
+        ("<!-- <rss> -->" + BOMB_FEED).encode(), content_type="application/rss+xml")
+    return [{"name": "drip", "feed": f"{site.url}/drip/rss.xml"},
+            {"name": "bypass", "feed": f"{site.url}/bypass/rss.xml"}]
+
+
 def empty_listing(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]]:
     site.page("/listing/", "<html><body><div class='card'><a href='/listing/x'>x</a></div></body></html>")
     return [{"name": "dinum", "page": f"{site.url}/listing/", "links": "a.fr-card__link"}]
@@ -295,7 +326,8 @@ def empty_listing(site: Site, _: str, __: dict[str, int]) -> list[dict[str, Any]
 
 CASES: list[Callable[[Site, str, dict[str, int]], list[dict[str, Any]]]] = [
     good_source, xml_bombs, xml_external, compression_bombs, two_gigabytes, content_types, charsets, dates,
-    many_entries, duplicate_guids, hostile_links, terminal_tricks, endless_links, empty_listing]
+    many_entries, duplicate_guids, hostile_links, terminal_tricks, endless_links, drip_until_the_healthy_report,
+    empty_listing]
 
 
 @dataclass
@@ -310,6 +342,7 @@ class Hostile:
     stderr: str
     started: datetime
     sent: dict[str, int]
+    peak_rss: int  # the largest process of the crawl (itself or a worker), in bytes
 
     def rows(self) -> dict[str, dict[str, Any]]:
         return stored(self.tmp)
@@ -346,12 +379,31 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     sources = [source for case in CASES for source in case(site, outside, sent)]
     config = write_config(tmp / "config.yaml", sources, crawl={"timeout": "30s", "delay": "0s", "retries": 0})
     started = datetime.now(UTC)
-    result = run_veille("crawl", "--config", str(config))
-    assert result.returncode == 0, result.stderr
-    yield Hostile(tmp, site, elsewhere, config, result.stdout, result.stderr, started, sent)
+    # the crawl under a parent that reports the peak memory of its largest descendant; stderr read as it comes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    process = subprocess.Popen([sys.executable, "-c", PEAK, *VEILLE, "crawl", "--config", str(config)], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(process.stdout.read() if process.stdout else ""))
+    reader.start()
+    assert process.stderr is not None
+    for line in process.stderr:
+        LIVE["stderr"] += line
+    process.wait(timeout=600)
+    reader.join()
+    stderr, _, peak = LIVE["stderr"].rpartition("peak-rss-kib ")
+    assert process.returncode == 0, stderr
+    yield Hostile(tmp, site, elsewhere, config, out[0], stderr, started, sent, int(peak) * 1024)
     for each in (server, elsewhere):
         each.clear()
         each.stop()
+
+
+def test_the_good_source_is_done_while_hostile_ones_still_run_and_memory_stays_bounded(hostile: Hostile) -> None:
+    assert HEALTHY_FIRST == [True], "the good source's report was logged while a hostile page was still held"
+    assert hostile.row(f"/drip/{DRIP.slug}?utm_source=rss")["full_text"] == 1
+    assert hostile.health()["bypass"]["last_error"] is None
+    assert hostile.peak_rss < 500 * 2**20, f"peak memory {hostile.peak_rss / 2**20:.0f} MiB"
 
 
 def test_the_good_source_is_unaffected_by_the_hostile_ones(hostile: Hostile) -> None:
