@@ -23,6 +23,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from storage.errors import SearchSyntaxError
+from storage.fts_query import fts_query
 
 TITLE_WEIGHT = 10.0
 FIRST_WINDOW = 1000
@@ -74,12 +75,13 @@ class Filters:
 def search(db: sqlite_utils.Database, query: str, *, limit: int = 20, since: str | None = None,
            until: str | None = None, source: str | None = None, topic: str | None = None,
            lang: str | None = None, sort: Sort = "relevance", all_copies: bool = False) -> list[dict[str, Any]]:
-    """Articles matching an FTS5 query (phrases, AND/OR/NOT, prefix*, NEAR), best first or newest first.
+    """Articles matching a query in the topics' language (storage.fts_query), best first or newest first.
 
     One result per story (its best-ranked copy) with `outlets`, the number of sources that carried the
     story, unless `all_copies`. Raises SearchSyntaxError for a query FTS5 cannot parse.
     """
     _check(query)
+    query = fts_query(query)
     filters = Filters(since, until, source, topic, lang)
     window = max(FIRST_WINDOW, limit)
     while True:
@@ -100,7 +102,7 @@ def search_all(db: sqlite_utils.Database, query: str, *, sort: Sort = "relevance
                **filters: str | None) -> Iterator[dict[str, Any]]:
     """Every article matching the query (or every article, for an empty query), for exports."""
     if query.strip():
-        _check(query)
+        query = fts_query(query)
     where, params = Filters(**filters).where()
     if query.strip():
         where.insert(0, "articles_fts MATCH :query")
@@ -155,10 +157,8 @@ def _ranked_hits(db: sqlite_utils.Database, query: str, filters: Filters, sort: 
 def _costly_to_rank(query: str) -> bool:
     """Whether bm25 would pay a pass over the whole archive to count the articles holding a phrase of this
     query: a quoted phrase of several words, a NEAR group, or a prefix the index holds no prefix list for."""
-    phrases = re.findall(r'"([^"]*)"', query)
-    prefixes = re.findall(r"(\w+)\*", query)
-    return ("NEAR" in query or any(len(WORD.findall(p)) > 1 for p in phrases)
-            or any(len(p) not in PREFIX_LENGTHS for p in prefixes))
+    prefixes = re.findall(r'"(\w+)"\*', query)
+    return ("NEAR(" in query or '" + "' in query or any(len(p) not in PREFIX_LENGTHS for p in prefixes))
 
 
 def _rank_window(hits: list[dict[str, Any]]) -> None:
@@ -287,3 +287,10 @@ def _explain(message: str) -> str:
     if "unterminated string" in message:
         return "a double quote is not closed"
     return message.replace("fts5: ", "") + " (check quotes, parentheses and AND/OR/NOT/NEAR)"
+
+
+def known_names(db: sqlite_utils.Database) -> tuple[set[str], set[str]]:
+    """The sources and topics the archive holds articles of (a search may name one no longer in config)."""
+    sources = {r[0] for r in db.execute("SELECT DISTINCT source FROM article_sources")}
+    topics = {r[0] for r in db.execute("SELECT DISTINCT topic FROM matches")}
+    return sources, topics

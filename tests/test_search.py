@@ -10,6 +10,7 @@ from storage import SearchSyntaxError, open_archive
 from storage import db as db_module
 from storage import search as search_module
 from storage.articles import store
+from storage.fts_query import fts_query
 from storage.search import search
 from tests.archive_fixtures import build
 from tests.conftest import run_veille, search_json
@@ -107,8 +108,8 @@ def test_a_window_full_of_copies_is_widened_until_enough_stories(tmp_path: Path,
     assert max(r["outlets"] for r in found) == 5
 
 
-@pytest.mark.parametrize("query", ['"cloud souverain', "cloud AND", "foo:bar", "NEAR(", "   "])
-def test_a_query_fts5_cannot_read_raises_a_search_syntax_error(tmp_path: Path, query: str) -> None:
+@pytest.mark.parametrize("query", ['"cloud souverain', "cloud AND", "NOT football", "a OR NOT b", "NEAR(", "   "])
+def test_a_query_the_language_cannot_read_raises_a_search_syntax_error(tmp_path: Path, query: str) -> None:
     _, db, _ = build(tmp_path)
     with pytest.raises(SearchSyntaxError):
         search(db, query)
@@ -116,7 +117,8 @@ def test_a_query_fts5_cannot_read_raises_a_search_syntax_error(tmp_path: Path, q
 
 def test_cli_says_what_is_wrong_with_a_query_without_a_traceback(tmp_path: Path) -> None:
     config, _, _ = build(tmp_path)
-    for query, hint in (('"cloud souverain', "double quote"), ("foo:bar", "column")):
+    for query, hint in (('"cloud souverain', "unclosed quote at column 1"),
+                        ("cloud AND", "ends where a term was expected")):
         result = run_veille("search", query, "--config", str(config))
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
@@ -172,9 +174,9 @@ def test_a_costly_query_is_ranked_over_its_window_with_the_title_weighted(tmp_pa
                                 "text": text, "published": "2025-03-05T08:00:00+00:00"}).article_id
     found = [r["id"] for r in search(db, '"cloud souverain"', source="hebergeurs")]
     assert found == [said["in-title"], said["in-text-twice"], said["in-long-text"]]
-    assert search_module._costly_to_rank('"cloud souverain"') and search_module._costly_to_rank("NEAR(a b)")
-    assert not search_module._costly_to_rank("cloud OR souver*")
-    assert search_module._costly_to_rank("souverainete*"), "no prefix index that long"
+    costly = [search_module._costly_to_rank(fts_query(q)) for q in
+              ('"cloud souverain"', "NEAR(a b)", "cloud OR souver*", "souverainete*")]
+    assert costly == [True, True, False, True], "a phrase, a NEAR, short prefixes, a prefix past the indexes"
 
 
 def test_ranking_over_the_window_counts_rarity_among_the_window_hits() -> None:
@@ -186,3 +188,49 @@ def test_ranking_over_the_window_counts_rarity_among_the_window_hits() -> None:
     assert ranks[1] < ranks[3], "the title weighs, and counts add up"
     assert ranks[2] < ranks[3], "fibre is rarer among these hits than cloud"
     assert all("title_hits" not in hit for hit in hits)
+
+
+# The same words in a topic and in search: what the topic matches, search finds (issue 23's cases)
+ARTICLES_SAID = {
+    "pluriel": ("Les clouds souverains séduisent les ministères", "Un texte sur l'hébergement."),
+    "gaiax": ("Gaïa-X accueille trois membres", "Le projet Gaia-X grandit."),
+    "anssi": ("L'ANSSI qualifie une offre", "Selon l'ANSSI, la qualification SecNumCloud avance."),
+    "coeur": ("Au cœur du réseau", "Le cœur de la doctrine."),
+    "etats": ("Les États-Unis et le cloud", "Washington et les états-unis."),
+    "foot": ("Le cloud souverain du football", "Un club de football et son cloud souverain."),
+}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ('"cloud souverain" AND NOT football', set()),
+    ("cloud souverain NOT football", {"pluriel"}),
+    ("cloud souverain", {"pluriel", "foot"}),
+    ("Gaia-X", {"gaiax"}), ("Gaïa-X", {"gaiax"}), ("gaia x", {"gaiax"}),
+    ("etats-unis", {"etats"}), ("États-Unis", {"etats"}),
+    ("l'ANSSI", {"anssi"}), ('"l\'ANSSI"', {"anssi"}), ("ANSSI", {"anssi"}),
+    ("coeur", {"coeur"}), ("cœur", {"coeur"}),
+    ("NEAR(club cloud, 5)", {"foot"}), ("NEAR(club cloud, 2)", set()),
+])
+def test_the_same_words_match_in_a_topic_and_in_search(tmp_path: Path, query: str, expected: set[str]) -> None:
+    from alerts.config import Topic
+    from alerts.matcher import Rule, match_article
+
+    db = open_archive(tmp_path / "veille.db")
+    ids = {}
+    for slug, (title, text) in ARTICLES_SAID.items():
+        url = f"https://example.org/{slug}"
+        ids[store(db, {"source": "s", "url": url, "canonical_url": url, "title": title, "text": text,
+                       "published": "2025-03-05T08:00:00+00:00"}).article_id] = slug
+    rule = Rule.compile(Topic(name="t", query=query, chats=[1]))
+    in_topic = {slug for slug, (title, text) in ARTICLES_SAID.items() if match_article([rule], title, text)}
+    found = {ids[r["id"]] for r in search(db, query, all_copies=True)}
+    assert in_topic == expected, "the topic"
+    assert found == expected, "search finds what the topic matches"
+
+
+def test_an_unknown_source_or_topic_is_an_error_with_the_closest_name(tmp_path: Path) -> None:
+    config, _, _ = build(tmp_path)
+    for option, typo, hint in (("--source", "lemagi", "did you mean lemagit?"),
+                               ("--topic", "cloud-souverin", "did you mean cloud-souverain?")):
+        result = run_veille("search", "cloud", "--config", str(config), option, typo)
+        assert result.returncode == 2 and hint in result.stderr, result.stderr

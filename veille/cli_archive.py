@@ -1,5 +1,6 @@
 """Commands for analysts: search the archive, export a query, explore it in a browser, chart trends."""
 
+import difflib
 import json
 import sys
 import tempfile
@@ -39,6 +40,15 @@ def _filters(func: Any) -> Any:
     return func
 
 
+def _known(name: str | None, names: list[str], option: str, what: str) -> None:
+    """A --source or --topic that config does not know is an error, with the closest name."""
+    if name is None or name in names:
+        return
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f": did you mean {close[0]}?" if close else f" (known: {', '.join(names[:10]) or 'none'})"
+    raise click.BadParameter(f"no {what} {name!r} in config or the archive{hint}", param_hint=option)
+
+
 @click.command()
 @click.argument("query")
 @config_option
@@ -49,11 +59,16 @@ def _filters(func: Any) -> Any:
 @_filters
 def search(query: str, config_path: Path, as_json: bool, as_csv: bool, limit: int, all_copies: bool,
            **filters: Any) -> None:
-    """Full-text search of the archive (FTS5 syntax: "a phrase", AND, OR, NOT, prefix*, NEAR(a b))."""
+    """Full-text search of the archive, in the topics' language ("a phrase", AND, OR, NOT, prefix*, NEAR(a b))."""
+    from storage.search import known_names
     from storage.search import search as run_search
     from veille import archive_output
 
-    db = open_db(load_config(config_path))
+    config = load_config(config_path)
+    db = open_db(config)
+    sources, topics = known_names(db)
+    _known(filters.get("source"), sorted(sources | {src.name for src in config.sources}), "--source", "source")
+    _known(filters.get("topic"), sorted(topics | {t.name for t in config.topics}), "--topic", "topic")
     try:
         results = run_search(db, query, limit=limit, all_copies=all_copies, **filters)
     except SearchSyntaxError as exc:
