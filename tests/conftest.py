@@ -116,6 +116,17 @@ def site(httpserver: HTTPServer) -> Site:
 
 
 @pytest.fixture
+def threaded() -> Iterator[HTTPServer]:
+    """A local server that answers requests concurrently (for pages that hang)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
 def fake_bot() -> Iterator[fakebot.FakeBotAPI]:
     yield from fakebot.serve()
 

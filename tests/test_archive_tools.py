@@ -59,28 +59,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    """`veille serve` running on a test archive; yields the base URL of the archive's database."""
-    config, db, _ = build(tmp_path)
-    db.close()
+def veille_serve(config: Path, *options: str) -> Iterator[int]:
+    """`veille serve` on this config, running until the generator is closed; yields its port."""
     port = free_port()
-    process = subprocess.Popen([*VEILLE, "serve", "--config", str(config), "--port", str(port)],
+    process = subprocess.Popen([*VEILLE, "serve", "--config", str(config), "--port", str(port), *options],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
             try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1).close()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/versions.json", timeout=1).close()
                 break
             except OSError:
                 if process.poll() is not None:
                     pytest.fail(f"veille serve exited: {process.stderr.read() if process.stderr else ''}")
                 time.sleep(0.2)
-        yield base + "/veille"
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`veille serve` running on a test archive; yields the base URL of the archive's database."""
+    config, db, _ = build(tmp_path)
+    db.close()
+    for port in veille_serve(config):
+        yield f"http://127.0.0.1:{port}/veille"
 
 
 def get_json(url: str) -> Any:

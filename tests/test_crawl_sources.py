@@ -3,7 +3,6 @@
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +34,6 @@ def crawl(config: Path) -> str:
 
 def paths(server: HTTPServer) -> list[str]:
     return [request.path for request, _ in server.log]
-
-
-@pytest.fixture
-def threaded() -> Iterator[HTTPServer]:
-    """A local server that answers requests concurrently (for pages that hang)."""
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-    yield server
-    server.clear()
-    server.stop()
 
 
 def test_page_source_follows_links_and_next_pages_up_to_the_limit(tmp_path: Path, site: Site) -> None:

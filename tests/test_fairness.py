@@ -10,10 +10,8 @@ also in its workers): marked feeds and pages are held until a file says `release
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -23,16 +21,6 @@ from tests.test_crawl_sources import status
 
 TOKEN = "123456:TEST-token-never-printed"
 SLOW = [Article(f"lent-{i}", f"Lent {i}", distinct_text(500 + i), recent(1)) for i in range(20)]
-
-
-@pytest.fixture
-def threaded() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    server.start()
-    server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
-    yield server
-    server.clear()
-    server.stop()
 
 
 def test_a_slow_source_delays_neither_the_others_alerts_nor_the_end_of_the_crawl(

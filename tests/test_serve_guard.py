@@ -2,8 +2,6 @@
 
 import json
 import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.archive_fixtures import build
-from tests.conftest import VEILLE
+from tests.test_archive_tools import veille_serve
 from veille.serve_guard import PUBLIC_TABLES, host_allowed, host_name
 
 CHAT = -1009876543210
@@ -28,12 +26,6 @@ class Served:
     base: str  # http://127.0.0.1:PORT
     port: int
     archive: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def archive_with_subscribers(tmp: Path) -> Path:
@@ -50,24 +42,8 @@ def archive_with_subscribers(tmp: Path) -> Path:
 
 
 def serve(tmp: Path, *options: str) -> Iterator[Served]:
-    config = archive_with_subscribers(tmp)
-    port = free_port()
-    process = subprocess.Popen([*VEILLE, "serve", "--config", str(config), "--port", str(port), *options],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"veille serve exited: {process.stderr.read() if process.stderr else ''}")
-                time.sleep(0.2)
-        yield Served(base, port, tmp / "veille.db")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    for port in veille_serve(archive_with_subscribers(tmp), *options):
+        yield Served(f"http://127.0.0.1:{port}", port, tmp / "veille.db")
 
 
 @pytest.fixture(scope="module")
