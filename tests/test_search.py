@@ -2,6 +2,10 @@
 
 import csv
 import io
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,8 @@ from storage.articles import store
 from storage.fts_query import fts_query
 from storage.search import search
 from tests.archive_fixtures import build
-from tests.conftest import run_veille, search_json
+from tests.conftest import run_veille, search_json, write_config
+from tests.test_archive_tools import veille_serve
 
 
 def titles(rows: list[dict]) -> list[str]:
@@ -201,7 +206,7 @@ ARTICLES_SAID = {
 }
 
 
-@pytest.mark.parametrize(("query", "expected"), [
+SAME_WORDS = [
     ('"cloud souverain" AND NOT football', set()),
     ("cloud souverain NOT football", {"pluriel"}),
     ("cloud souverain", {"pluriel", "foot"}),
@@ -210,17 +215,28 @@ ARTICLES_SAID = {
     ("l'ANSSI", {"anssi"}), ('"l\'ANSSI"', {"anssi"}), ("ANSSI", {"anssi"}),
     ("coeur", {"coeur"}), ("cœur", {"coeur"}),
     ("NEAR(club cloud, 5)", {"foot"}), ("NEAR(club cloud, 2)", set()),
-])
-def test_the_same_words_match_in_a_topic_and_in_search(tmp_path: Path, query: str, expected: set[str]) -> None:
-    from alerts.config import Topic
-    from alerts.matcher import Rule, match_article
+]
 
-    db = open_archive(tmp_path / "veille.db")
+
+def said_archive(path: Path) -> dict[int, str]:
+    """An archive of ARTICLES_SAID at this path; their slugs by article id."""
+    db = open_archive(path)
     ids = {}
     for slug, (title, text) in ARTICLES_SAID.items():
         url = f"https://example.org/{slug}"
         ids[store(db, {"source": "s", "url": url, "canonical_url": url, "title": title, "text": text,
                        "published": "2025-03-05T08:00:00+00:00"}).article_id] = slug
+    db.close()
+    return ids
+
+
+@pytest.mark.parametrize(("query", "expected"), SAME_WORDS)
+def test_the_same_words_match_in_a_topic_and_in_search(tmp_path: Path, query: str, expected: set[str]) -> None:
+    from alerts.config import Topic
+    from alerts.matcher import Rule, match_article
+
+    ids = said_archive(tmp_path / "veille.db")
+    db = open_archive(tmp_path / "veille.db")
     rule = Rule.compile(Topic(name="t", query=query, chats=[1]))
     in_topic = {slug for slug, (title, text) in ARTICLES_SAID.items() if match_article([rule], title, text)}
     found = {ids[r["id"]] for r in search(db, query, all_copies=True)}
@@ -234,3 +250,19 @@ def test_an_unknown_source_or_topic_is_an_error_with_the_closest_name(tmp_path: 
                                ("--topic", "cloud-souverin", "did you mean cloud-souverain?")):
         result = run_veille("search", "cloud", "--config", str(config), option, typo)
         assert result.returncode == 2 and hint in result.stderr, result.stderr
+
+
+def test_the_web_ui_search_box_reads_the_same_words(tmp_path: Path) -> None:
+    ids = said_archive(tmp_path / "veille.db")
+    config = write_config(tmp_path / "config.yaml", [])
+    for port in veille_serve(config):
+        base = f"http://127.0.0.1:{port}/veille/articles_explore"
+        for query, expected in SAME_WORDS:
+            url = f"{base}.json?_shape=array&_search={urllib.parse.quote(query)}"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                found = {ids[row["id"]] for row in json.load(response)}
+            assert found == expected, query
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}?_search={urllib.parse.quote('cloud AND')}", timeout=10)
+        page = refused.value.read().decode()
+        assert refused.value.code == 400 and "cannot read the query" in page and "Invalid SQL" not in page

@@ -155,7 +155,7 @@ def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...],
     from datasette.cli import cli as datasette_cli
     from datasette.plugins import pm
 
-    from veille import serve_guard
+    from veille import serve_guard, serve_search
 
     config = load_config(config_path)
     open_db(config).close()  # creates and migrates the archive, so the web UI finds its view
@@ -164,9 +164,11 @@ def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...],
     metadata["databases"] = {path.stem: metadata["databases"]["archive"]}
     metadata["description_html"] = metadata["description_html"].replace("/archive/", f"/{path.stem}/")
     metadata["plugins"] = {serve_guard.NAME: {"database": path.stem, "listen": host, "allow_hosts": list(allow_hosts),
-                                              "all_tables": all_tables}}
-    if not pm.is_registered(serve_guard):
-        pm.register(serve_guard, name=serve_guard.NAME)
+                                              "all_tables": all_tables},
+                           serve_search.NAME: {"database": path.stem}}
+    for plugin in (serve_guard, serve_search):
+        if not pm.is_registered(plugin):
+            pm.register(plugin, name=plugin.NAME)
     with tempfile.TemporaryDirectory() as tmp:
         meta_path = Path(tmp) / "metadata.json"
         meta_path.write_text(json.dumps(metadata), encoding="utf-8")
