@@ -107,6 +107,15 @@ def test_a_dead_source_is_reported_and_never_stops_the_others(tmp_path: Path, si
     assert result.returncode == 0, result.stderr
     assert SOVEREIGN.title in result.stdout
     assert result.stderr.count("source dead:") == 1, result.stderr
+    assert "veille crawl: 2 sources, 1 topic; archive " in result.stderr, "the banner"
+    assert "alerts to the console (no TELEGRAM_BOT_TOKEN set)" in result.stderr
+    assert "1 source ok, 1 failing (dead), 1 new article, 1 alert sent" in result.stderr, "the summary"
+    assert "is the network up?" not in result.stderr
+    (tmp_path / "offline").mkdir()
+    offline = write_config(tmp_path / "offline" / "config.yaml", [{"name": "dead", "feed": dead},
+                                                       {"name": "gone", "feed": dead.replace("rss", "atom")}])
+    alone = run_veille("crawl", "--config", str(offline))
+    assert "0 sources ok, 2 failing (dead, gone)" in alone.stderr and "is the network up?" in alone.stderr
     status = json.loads(run_veille("status", "--json", "--config", str(config)).stdout)
     by_name = {s["name"]: s for s in status["sources"]}
     assert by_name["dead"]["consecutive_failures"] == 1

@@ -38,7 +38,7 @@ from crawler import CrawlReport, Source, crawl_source
 from crawler.workers import shutdown_pool, start_pool
 from storage import open_archive, outbox, stories
 from storage.errors import describe
-from veille import metrics
+from veille import metrics, progress
 from veille.config import Config, ConfigError, load
 
 log = logging.getLogger("veille")
@@ -123,31 +123,41 @@ def open_for_crawl(config: Config) -> sqlite_utils.Database:
     return archive
 
 
-async def crawl_once(config: Config) -> list[CrawlReport]:
+async def crawl_once(config: Config, *, terminal: bool | None = None) -> list[CrawlReport]:
     """Every source once, each source's new articles matched and their alerts sent as soon as that source is
-    done (the slowest source holds up no one else's alerts), then whatever is still due: `veille crawl`."""
+    done (the slowest source holds up no one else's alerts), then whatever is still due: `veille crawl`.
+    A banner first, progress as sources finish (a bar on a terminal), a summary line at the end."""
     archive = open_for_crawl(config)
     delivering = asyncio.Lock()  # one dispatcher at a time
     sender: Sender | None = None
     connected = False
+    sources = [s for s in config.sources if s.enabled]
+    log.info("%s", progress.banner(config, "crawl"))
+    counter = progress.CrawlProgress(len(sources), terminal=terminal)
 
     async def deliver_now(patience: float = 0.0) -> None:
         nonlocal sender, connected
         async with delivering:
             if not connected:
                 sender, connected = await connect(config), True
-            await match_and_deliver(config, archive, sender, patience=patience)
+            report = await match_and_deliver(config, archive, sender, patience=patience)
+            counter.alerts_sent += report.sent if report else 0
 
     async def crawl_and_deliver(source: Source) -> CrawlReport:
         report = await crawl_source(source, config.crawl, archive)
+        counter.finished(report)
         if report.new:
             await deliver_now()
         return report
 
     try:
         await start_pool()
-        reports = list(await asyncio.gather(*(crawl_and_deliver(s) for s in config.sources if s.enabled)))
+        with counter:
+            reports = list(await asyncio.gather(*(crawl_and_deliver(s) for s in sources)))
         await deliver_now(patience=30.0)
+        log.info("%s", counter.summary())
+        if hint := progress.failing_hint(reports):
+            log.error("%s", hint)
         return reports
     finally:
         await disconnect(sender)
@@ -196,6 +206,8 @@ class Service:
         self.delivering = asyncio.Lock()
         self.bot: Application | None = None
         self.bot_state = BotState(config.telegram, config.topics, self.archive, config.alerts.timezone)
+        self.last_crawls: dict[str, CrawlReport] = {}
+        self.all_failing = False
         self._stamp = self._config_stamp()
 
     async def _tracked(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -216,6 +228,7 @@ class Service:
         async def work() -> None:
             report = await crawl_source(source, self.config.crawl, self.archive)
             self._count(report)
+            self._failing(report)
             if not self.stopping.is_set():
                 await self.deliver()
 
@@ -250,6 +263,18 @@ class Service:
         metrics.LAST_CRAWL.labels(report.source).set(time.time())
         if report.error:
             metrics.CRAWL_ERRORS.labels(report.source).inc()
+
+    def _failing(self, report: CrawlReport) -> None:
+        """Say once when the last crawl of every source failed (and once when one works again)."""
+        self.last_crawls[report.source] = report
+        enabled = {s.name for s in self.config.sources if s.enabled}
+        hint = progress.failing_hint(r for name, r in self.last_crawls.items() if name in enabled)
+        if hint and not self.all_failing and enabled <= self.last_crawls.keys():
+            log.error("%s", hint)
+            self.all_failing = True
+        elif not hint and self.all_failing:
+            log.info("source %s crawled again: not every source is failing any more", report.source)
+            self.all_failing = False
 
     def _overrun(self, event: JobEvent) -> None:
         log.warning("%s is still running from its last round: this round is skipped", event.job_id)
@@ -351,7 +376,7 @@ class Service:
             self.scheduler.start()
             # the bot answers commands from this same loop; stopped before the archive closes
             self.bot = await start_bot(self.bot_state)
-            log.info("veille running: %d sources, %d topics", len(self.config.sources), len(self.config.topics))
+            log.info("%s; %s", progress.banner(self.config, "running"), progress.rounds(self.config))
             await self.stopping.wait()
             self.scheduler.pause()  # nothing new starts; shut down only once the running jobs are done
             log.info("stopping: waiting up to %.0fs for %d running crawls and sends", self.grace, len(self.running))
