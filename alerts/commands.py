@@ -78,7 +78,8 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id = user.id if user else None
     if not state.allowed(chat.id, user_id):
         if state.refusals.first(chat.id):
-            log.warning("refused chat %s (user %s): not in config", chat.id, user_id)
+            log.warning("refused chat %s (user %s): not in config; to send it alerts, add %s to a topic's chats",
+                        chat.id, user_id, chat.id)
             await _reply(update, replies.say(_lang(update), "refused"))
         raise ApplicationHandlerStop
     if user_id is not None and not state.bucket.take(user_id):

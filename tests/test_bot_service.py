@@ -35,5 +35,5 @@ def test_run_answers_commands_from_its_own_loop(tmp_path: Path, site: Site, fake
     assert service.returncode == 0, err
     assert "/subscribe" in fake_bot.replies(WATCHER)[0]
     assert fake_bot.replies(78)[0].startswith("Désolé")
-    assert "refused chat 78" in err
+    assert "refused chat 78" in err and "add 78 to a topic's chats" in err, "how an admin finds a chat id"
     assert TOKEN not in out + err

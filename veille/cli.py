@@ -97,6 +97,30 @@ def status(config_path: Path, as_json: bool) -> None:
                    f"{failed['title'][:60]!r}): {failed['last_error']}")
 
 
+@main.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to keep the demo's config and archive (default: a new temporary folder).")
+def demo(folder: Path | None) -> None:
+    """See veille work offline: a small French news site on 127.0.0.1 is crawled and alerts print here."""
+    import os
+    import tempfile
+
+    from veille import demo as demo_site
+
+    folder = folder or Path(tempfile.mkdtemp(prefix="veille-demo-"))
+    if (folder / "veille.db").exists():
+        raise click.ClickException(f"{folder} already holds a demo archive: give another --dir")
+    os.environ.pop("TELEGRAM_BOT_TOKEN", None)  # the demo's alerts go to the console, never to a real chat
+    logs.setup()
+    with demo_site.serving() as base:
+        config_path = demo_site.write_config(folder, base)
+        click.echo(f"demo site on {base}; config and archive in {folder}", err=True)
+        config = load_config(config_path)
+        _run_in_loop(lambda: _service().crawl_once(config))
+    click.echo(f"\nNow try:\n  veille search 'cloud souverain' --config {config_path}\n"
+               f"  veille serve --config {config_path}      # then open http://127.0.0.1:8001/", err=True)
+
+
 @main.group(name="config")
 def config_group() -> None:
     """Check the configuration."""
