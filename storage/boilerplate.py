@@ -7,7 +7,8 @@ or more is boilerplate, and stories leave it out when they compare texts. A wire
 keeps its paragraphs in one story, so they never count as boilerplate however often they are copied.
 
 Once a paragraph is boilerplate it is no longer recorded: each paragraph has at most `MIN_STORIES` rows, so
-looking one up costs the same whatever the archive's size.
+looking one up costs the same whatever the archive's size, and the few articles signed with it before it was
+known are found (`stories_with`) and signed again without it.
 """
 
 import hashlib
@@ -34,6 +35,15 @@ def learnt(db: sqlite_utils.Database, keys: Collection[int]) -> set[int]:
         [*keys, MIN_STORIES])}
 
 
-def learn(db: sqlite_utils.Database, keys: Iterable[int], story_id: int) -> None:
-    """Record that these paragraphs (not boilerplate yet) were seen in this story."""
+def learn(db: sqlite_utils.Database, keys: Collection[int], story_id: int) -> set[int]:
+    """Record that these paragraphs (not boilerplate yet) were seen in this story; those that became
+    boilerplate by it."""
     db.conn.executemany("INSERT OR IGNORE INTO story_paragraphs VALUES (?, ?)", [(k, story_id) for k in keys])
+    return learnt(db, keys)
+
+
+def stories_with(db: sqlite_utils.Database, keys: Collection[int]) -> list[int]:
+    """The stories these paragraphs were recorded in (while they were not boilerplate yet)."""
+    marks = ",".join("?" * len(keys))
+    return [row[0] for row in db.execute(
+        f"SELECT DISTINCT story_id FROM story_paragraphs WHERE key IN ({marks}) ORDER BY story_id", [*keys])]

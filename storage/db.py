@@ -289,7 +289,7 @@ def _m010_outbox_claims(db: sqlite_utils.Database) -> None:
 
 def _m011_story_paragraphs(db: sqlite_utils.Database) -> None:
     """The stories each paragraph was seen in, to learn boilerplate (storage.boilerplate), learnt from the
-    articles already held, in the order they came."""
+    articles already held, in the order they came; those signed with boilerplate are signed again without."""
     db.execute(
         """CREATE TABLE story_paragraphs (
             key INTEGER NOT NULL,
@@ -298,7 +298,7 @@ def _m011_story_paragraphs(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID""")
     for story_id, text in db.execute("SELECT coalesce(story_id, id), text FROM articles ORDER BY id"):
         keys = {boilerplate.key(ws) for ws in stories.lines(text)}
-        boilerplate.learn(db, keys - boilerplate.learnt(db, keys), story_id)
+        stories.learn(db, keys - boilerplate.learnt(db, keys), story_id)
 
 
 # Numbered, never renumbered: a new migration takes the next free number.

@@ -194,9 +194,22 @@ def assign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "
             story_id = best
         db.execute("INSERT OR REPLACE INTO story_signatures VALUES (?, ?)", [article_id, sig.tobytes()])
         _insert_bands(db, article_id, bands)
-    boilerplate.learn(db, keys - ignored, story_id)
     db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+    learn(db, keys - ignored, story_id)
     return story_id
+
+
+def learn(db: sqlite_utils.Database, keys: Collection[int], story_id: int) -> None:
+    """Record a story's paragraphs (those not yet boilerplate); when some become boilerplate by it, sign again
+    the articles that were signed with them, so that they are compared without them from now on."""
+    became = boilerplate.learn(db, keys, story_id)
+    if not became:
+        return
+    signed_with = boilerplate.stories_with(db, became)
+    marks = ",".join("?" * len(signed_with))
+    for article_id, title, text in db.execute(
+            f"SELECT id, title, text FROM articles WHERE story_id IN ({marks})", signed_with).fetchall():
+        resign(db, article_id, text, title)
 
 
 def resign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "", *,
