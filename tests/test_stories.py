@@ -248,3 +248,26 @@ def test_a_retitled_copy_with_an_introduction_of_its_own_is_told_as_the_same_new
                              stories.told("Cloud : l'État durcit le ton", [intro, *wire]))
     assert not stories.same_news(stories.told("Doctrine du cloud souverain", wire),
                                  stories.told("Nuagia qualifiée", [stories.words(p) for p in OTHER]))
+
+
+def test_an_article_signed_before_its_sites_closing_was_learnt_is_signed_again_without_it(db: Any) -> None:
+    first = story_of(db, "gazette", "https://gazette.fr/wire", "Doctrine du cloud", [*WIRE, closing("gazette")])
+    for site in ("gazette", "courrier"):  # the closing lines of both sites learnt from other articles
+        for n in range(3):
+            story_of(db, site, f"https://{site}.fr/{n}", f"{site} sujet {n}",
+                     [*distinct_text(400 + 10 * len(site) + n), closing(site)])
+    copy = story_of(db, "courrier", "https://courrier.fr/wire", "L'État durcit le ton", [*WIRE, closing("courrier")])
+    assert copy == first
+
+
+def test_an_archive_from_before_boilerplate_learns_it_from_the_articles_it_holds(tmp_path: Path) -> None:
+    path = tmp_path / "veille.db"
+    db = open_archive(path)
+    for n in range(3):
+        story_of(db, "gazette", f"https://gazette.fr/{n}", f"Sujet {n}", [*distinct_text(500 + n), closing("gazette")])
+    db.execute("DROP TABLE story_paragraphs")  # as the archive was before migration 11
+    db.execute("DELETE FROM _migrations WHERE number = 11")
+    db.conn.commit()
+    db.close()
+    db = open_archive(path)
+    assert boilerplate.learnt(db, {boilerplate.key(stories.words(closing("gazette")))})
