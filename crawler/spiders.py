@@ -231,6 +231,8 @@ class SourceSpider(scrapy.Spider):
         held: set[str] = set()
         if self.archive is not None and not self.dry_run:
             held = articles.known(self.archive, self.source.name, by_url, [e.guid for e in entries if e.guid])
+            # not fetched again, but this source carried it too: "also in" and per-source counts say so
+            articles.also_carried(self.archive, self.source.name, {u: e.link for u, e in by_url.items() if u in held})
         for url, entry in by_url.items():
             if url in held or (entry.guid and entry.guid in held) or self.followed >= self.max_articles:
                 continue

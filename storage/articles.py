@@ -3,7 +3,8 @@
 An article is the same as one already stored when it has the same canonical URL, the same GUID within
 its source, or the same normalised text. The copy is not stored again; the source that carried it is
 remembered in `article_sources`, and every canonical URL it was seen under (the page's own canonical, the
-feed's link, another outlet's URL for the same text) in `article_urls`, so that crawlers can skip it.
+feed's link, another outlet's URL for the same text) in `article_urls`, so that crawlers can skip it. A crawler
+that skips a held article tells `also_carried` which source linked to it, so that source is recorded too.
 
 A new article joins its story (see storage.stories): `story_id` is the id of the story's first article.
 """
@@ -57,6 +58,27 @@ def known(db: sqlite_utils.Database, source: str, urls: Iterable[str], guids: It
         found.update(r[0] for r in db.execute(
             f"SELECT guid FROM articles WHERE source = ? AND guid IN ({marks})", [source, *chunk]))
     return found
+
+
+def also_carried(db: sqlite_utils.Database, source: str, links: Mapping[str, str]) -> int:
+    """Record `source` on the held articles it links to (canonical URL -> the link it gave), without storing
+    them again; how many articles it was new on. Nothing is written when the source is already recorded."""
+    missing: list[tuple[int, str]] = []
+    for chunk in _chunks(list(links)):
+        marks = ",".join("?" * len(chunk))
+        missing.extend(db.execute(
+            f"""SELECT u.article_id, u.url FROM article_urls u
+                WHERE u.url IN ({marks}) AND NOT EXISTS (
+                    SELECT 1 FROM article_sources s WHERE s.article_id = u.article_id AND s.source = ?)""",
+            [*chunk, source]).fetchall())
+    if not missing:
+        return 0
+    now = now_iso()
+    with write(db):
+        before = db.conn.total_changes
+        db.conn.executemany("INSERT OR IGNORE INTO article_sources VALUES (?, ?, ?, ?)",
+                            [(article_id, source, links[url], now) for article_id, url in missing])
+        return db.conn.total_changes - before
 
 
 def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from storage import stories
+from storage import boilerplate, stories
 from storage.errors import StorageError
 
 
@@ -187,7 +187,7 @@ def _m003_stories(db: sqlite_utils.Database) -> None:
     )
     # articles stored before stories existed get their signatures, so that later copies can join them
     for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
-        stories.resign(db, article_id, text, title)
+        stories.resign(db, article_id, text, title, without_boilerplate=False)  # no such table yet
 
 
 def _m004_topic_rules(db: sqlite_utils.Database) -> None:
@@ -287,6 +287,20 @@ def _m010_outbox_claims(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m011_story_paragraphs(db: sqlite_utils.Database) -> None:
+    """The stories each paragraph was seen in, to learn boilerplate (storage.boilerplate), learnt from the
+    articles already held, in the order they came; those signed with boilerplate are signed again without."""
+    db.execute(
+        """CREATE TABLE story_paragraphs (
+            key INTEGER NOT NULL,
+            story_id INTEGER NOT NULL,
+            PRIMARY KEY (key, story_id)
+        ) WITHOUT ROWID""")
+    for story_id, text in db.execute("SELECT coalesce(story_id, id), text FROM articles ORDER BY id"):
+        keys = {boilerplate.key(ws) for ws in stories.lines(text)}
+        stories.learn(db, keys - boilerplate.learnt(db, keys), story_id)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -298,6 +312,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     8: _m008_explore,
     9: _m009_fts_prefix,
     10: _m010_outbox_claims,
+    11: _m011_story_paragraphs,
 }
 
 

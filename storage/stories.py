@@ -10,12 +10,17 @@ the band's number) are stored in `story_signatures` and `story_bands`. Finding t
 join is one indexed query on its band keys, then an exact signature comparison with those few candidates:
 the cost per article does not grow with the archive. The banding depends on the threshold; when the
 threshold changes, `configure()` recomputes every article's band keys from the stored signatures, once.
+
+Texts are compared without their boilerplate (see storage.boilerplate), and similar text alone is not enough:
+an article does not join a story whose article has both a clearly different title and a clearly different
+lead (`same_news`), as short press releases sharing one long "About us" would.
 """
 
 import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +28,16 @@ import numpy as np
 import sqlite_utils
 from datasketch import MinHash, MinHashLSH
 
+from storage import boilerplate
+
 NUM_PERM = 128
 SHINGLE = 3  # words per shingle
 MIN_WORDS = 20  # a teaser of a few words is too generic to tell a story apart
 MAX_CANDIDATES = 50  # signatures compared per article, whatever the archive's size
 DEFAULT_THRESHOLD = 0.6
+LEAD_WORDS = 12  # the lead is the first paragraph this long: "Par notre rédaction, avec AFP." is none
+SAME_TITLE = 0.6  # titles sharing less of their words are clearly different ("X annonce un rachat" / "un contrat": 0.5)
+SAME_LEAD = 0.5  # a lead with less of its shingles than this in the other text is clearly not there
 
 _WORD = re.compile(r"\w+")
 # combining diacritical marks, dropped after NFKD: "é" -> "e" (a translate table runs in C)
@@ -63,20 +73,68 @@ def words(text: str) -> list[str]:
 _EMPTY = MinHash(num_perm=NUM_PERM, seed=1)  # copied, not rebuilt: its permutations cost more than hashing
 
 
-def signature(text: str, title: str = "") -> np.ndarray | None:
-    """The MinHash signature of the text's word shingles, or None for a text too short to compare.
+def lines(text: str) -> list[list[str]]:
+    """The words of each non-empty line (paragraph) of the text."""
+    return [ws for line in text.splitlines() if (ws := words(line))]
 
-    Lines that only repeat the title are left out: outlets retitle the stories they carry, and extracted
-    text often starts with the page's headline.
+
+def body(paragraphs: list[list[str]], title: str, ignored: Collection[int] = ()) -> list[list[str]]:
+    """The paragraphs that count when texts are compared: neither the title repeated nor boilerplate.
+
+    Outlets retitle the stories they carry, and extracted text often starts with the page's headline.
     """
     headline = words(title)
-    tokens = [w for line in text.splitlines() if (ws := words(line)) != headline for w in ws]
+    return [ws for ws in paragraphs if ws != headline and boilerplate.key(ws) not in ignored]
+
+
+def shingles(tokens: list[str]) -> set[str]:
+    """The runs of SHINGLE words of these tokens."""
+    return {" ".join(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+
+
+def signature_of(paragraphs: list[list[str]]) -> np.ndarray | None:
+    """The MinHash signature of these paragraphs' word shingles, or None for a text too short to compare."""
+    tokens = [w for ws in paragraphs for w in ws]
     if len(tokens) < MIN_WORDS:
         return None
-    shingles = {" ".join(tokens[i:i + SHINGLE]).encode() for i in range(len(tokens) - SHINGLE + 1)}
     minhash = _EMPTY.copy()
-    minhash.update_batch(list(shingles))
+    minhash.update_batch([s.encode() for s in shingles(tokens)])
     return np.asarray(minhash.hashvalues, dtype=np.uint32)
+
+
+def signature(text: str, title: str = "", ignored: Collection[int] = ()) -> np.ndarray | None:
+    """The signature of the text without its title lines and the `ignored` (boilerplate) paragraphs."""
+    return signature_of(body(lines(text), title, ignored))
+
+
+@dataclass(frozen=True)
+class Told:
+    """How an article tells its news: its title's words, its lead's shingles and all its shingles."""
+
+    title: frozenset[str]
+    lead: frozenset[str]
+    text: frozenset[str]
+
+
+def told(title: str, paragraphs: list[list[str]]) -> Told:
+    """The title, lead and shingles of an article's compared paragraphs (see `body`)."""
+    lead = next((ws for ws in paragraphs if len(ws) >= LEAD_WORDS), [])
+    return Told(frozenset(w for w in words(title) if len(w) > 2 or w.isdigit()), frozenset(shingles(lead)),
+                frozenset(shingles([w for ws in paragraphs for w in ws])))
+
+
+def same_news(a: Told, b: Told) -> bool:
+    """Whether two similar texts may tell one story: not when both their titles and their leads differ.
+
+    A copy keeps its title, or its lead (an outlet that retitles a wire story keeps its first paragraph);
+    two releases sharing an "About us" keep neither.
+    """
+    union = a.title | b.title
+    if union and len(a.title & b.title) / len(union) >= SAME_TITLE:
+        return True
+    if not a.lead or not b.lead:  # no lead to tell them apart
+        return True
+    return (len(a.lead & b.text) / len(a.lead) >= SAME_LEAD) or (len(b.lead & a.text) / len(b.lead) >= SAME_LEAD)
 
 
 def band_keys(sig: np.ndarray, scheme: Scheme) -> list[int]:
@@ -123,24 +181,48 @@ def assign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "
     Call inside the transaction that stored the article.
     """
     scheme = current_scheme(db)
-    sig = signature(text, title)
+    paragraphs = lines(text)
+    keys = {boilerplate.key(ws) for ws in paragraphs}
+    ignored = boilerplate.learnt(db, keys)
+    compared = body(paragraphs, title, ignored)
+    sig = signature_of(compared)
     story_id = article_id
     if sig is not None:
-        keys = band_keys(sig, scheme)
-        best = _best_candidate(db, sig, keys, scheme.threshold, article_id)
+        bands = band_keys(sig, scheme)
+        best = _best_candidate(db, sig, bands, scheme.threshold, article_id, told(title, compared))
         if best is not None:
             story_id = best
         db.execute("INSERT OR REPLACE INTO story_signatures VALUES (?, ?)", [article_id, sig.tobytes()])
-        _insert_bands(db, article_id, keys)
+        _insert_bands(db, article_id, bands)
     db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+    learn(db, keys - ignored, story_id)
     return story_id
 
 
-def resign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "") -> None:
-    """An article's text changed: replace its signature and band keys; it stays in its story."""
+def learn(db: sqlite_utils.Database, keys: Collection[int], story_id: int) -> None:
+    """Record a story's paragraphs (those not yet boilerplate); when some become boilerplate by it, sign again
+    the articles that were signed with them, so that they are compared without them from now on."""
+    became = boilerplate.learn(db, keys, story_id)
+    if not became:
+        return
+    signed_with = boilerplate.stories_with(db, became)
+    marks = ",".join("?" * len(signed_with))
+    for article_id, title, text in db.execute(
+            f"SELECT id, title, text FROM articles WHERE story_id IN ({marks})", signed_with).fetchall():
+        resign(db, article_id, text, title)
+
+
+def resign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "", *,
+           without_boilerplate: bool = True) -> None:
+    """An article's text changed: replace its signature and band keys; it stays in its story.
+
+    `without_boilerplate=False` signs the whole text (for archives older than the boilerplate table).
+    """
     db.execute("DELETE FROM story_bands WHERE article_id = ?", [article_id])
     db.execute("DELETE FROM story_signatures WHERE article_id = ?", [article_id])
-    sig = signature(text, title)
+    paragraphs = lines(text)
+    ignored = boilerplate.learnt(db, {boilerplate.key(ws) for ws in paragraphs}) if without_boilerplate else set()
+    sig = signature_of(body(paragraphs, title, ignored))
     if sig is not None:
         db.execute("INSERT INTO story_signatures VALUES (?, ?)", [article_id, sig.tobytes()])
         _insert_bands(db, article_id, band_keys(sig, current_scheme(db)))
@@ -151,8 +233,8 @@ def _insert_bands(db: sqlite_utils.Database, article_id: int, keys: list[int]) -
 
 
 def _best_candidate(db: sqlite_utils.Database, sig: np.ndarray, keys: list[int], threshold: float,
-                    article_id: int) -> int | None:
-    """The story of the most similar stored article at or above the threshold, if any."""
+                    article_id: int, article: Told) -> int | None:
+    """The story of the most similar stored article at or above the threshold that tells the same news."""
     marks = ",".join("?" * len(keys))
     # the candidates sharing the most bands first: they are the likeliest to be the same story
     rows = db.execute(
@@ -163,12 +245,21 @@ def _best_candidate(db: sqlite_utils.Database, sig: np.ndarray, keys: list[int],
             SELECT hits.article_id, s.signature, a.story_id FROM hits
             JOIN story_signatures s ON s.article_id = hits.article_id
             JOIN articles a ON a.id = hits.article_id""", [*keys, article_id, MAX_CANDIDATES]).fetchall()
-    best: tuple[float, int] | None = None
-    for _, blob, story_id in rows:
-        score = similarity(sig, np.frombuffer(blob, dtype=np.uint32))
-        if score >= threshold and (best is None or score > best[0]):
-            best = (score, int(story_id))
-    return best[1] if best else None
+    scored = sorted(((similarity(sig, np.frombuffer(blob, dtype=np.uint32)), int(candidate), int(story_id))
+                     for candidate, blob, story_id in rows), reverse=True)
+    for score, candidate, story_id in scored:
+        if score < threshold:
+            break
+        if same_news(article, _told(db, candidate)):
+            return story_id
+    return None
+
+
+def _told(db: sqlite_utils.Database, article_id: int) -> Told:
+    """How a stored article tells its news, its boilerplate as the archive knows it now left out."""
+    title, text = db.execute("SELECT title, text FROM articles WHERE id = ?", [article_id]).fetchone()
+    paragraphs = lines(text)
+    return told(title, body(paragraphs, title, boilerplate.learnt(db, {boilerplate.key(ws) for ws in paragraphs})))
 
 
 def members(db: sqlite_utils.Database, story_id: int) -> list[dict[str, Any]]:

@@ -46,3 +46,21 @@ def test_the_pages_canonical_is_stored_and_the_feed_link_is_not_fetched_again(
     assert stored == [(f"{site.url}/cloud/doctrine",)]
     fetched = [req.path for req, _ in httpserver.log if req.path.startswith("/articles/")]
     assert fetched == [f"/articles/{SOVEREIGN.slug}"]
+
+
+def test_a_second_source_carrying_a_held_article_is_recorded_and_alerts_nothing(
+        tmp_path: Path, site: Site, httpserver: HTTPServer) -> None:
+    first = site.feed("/premier.xml", [SOVEREIGN])
+    second = site.feed("/second.xml", [SOVEREIGN])
+    alerts = 0
+    for name, feed in (("premier", first), ("second", second)):  # one crawl each, the second one later
+        config = write_config(tmp_path / "config.yaml", [{"name": name, "feed": feed}])
+        result = run_veille("crawl", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        alerts += result.stdout.count("#cloud-souverain")
+    assert alerts == 1
+    with sqlite3.connect(tmp_path / "veille.db") as db:
+        carried = db.execute("SELECT article_id, source FROM article_sources ORDER BY seen_at, source").fetchall()
+    assert carried == [(1, "premier"), (1, "second")]
+    fetched = [req.path for req, _ in httpserver.log if req.path.startswith("/articles/")]
+    assert fetched == [f"/articles/{SOVEREIGN.slug}"]

@@ -1,5 +1,6 @@
 """Exact duplicates stored once, near duplicates grouped into persistent stories, one alert per story."""
 
+import random
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import yaml
 
 from alerts.config import Topic
 from alerts.matcher import match_pending
-from storage import articles, open_archive, stories
+from storage import articles, boilerplate, open_archive, stories
 from storage import db as db_module
+from tests.conftest import VOCABULARY, distinct_text
 from veille.config import ConfigError, load
 
 WIRE = [
@@ -175,3 +177,97 @@ def test_an_archive_from_before_stories_is_indexed_by_the_migration(tmp_path: Pa
     assert articles.known(db, "b", ["https://afp.fr/1"], []) == {"https://afp.fr/1"}
     later = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE)))
     assert articles.get(db, later.article_id)["story_id"] == 1
+
+
+ABOUT = ("À propos de Nuagia : fondée en 2012 à Lyon, Nuagia est un hébergeur français qualifié SecNumCloud "
+         "qui accompagne plus de trois cents collectivités, hôpitaux et entreprises dans leur transformation "
+         "numérique. Ses six centres de données, situés en France, sont alimentés par une énergie bas carbone. "
+         "L'entreprise emploie quatre cent vingt personnes et a réalisé un chiffre d'affaires de quatre-vingts "
+         "millions d'euros l'an dernier. Nuagia est membre de l'association des acteurs du cloud de confiance "
+         "et du pôle de compétitivité régional. Pour en savoir plus, rendez-vous sur le site de l'entreprise "
+         "ou contactez son service de presse, joignable du lundi au vendredi.")
+
+
+def closing(site: str) -> str:
+    """A site's standard closing lines (its own words, longer than a brief), the same under each of its articles."""
+    rng = random.Random(site)
+    return f"{site} vous informe. " + " ".join(" ".join(rng.sample(VOCABULARY, 16)) + "." for _ in range(5))
+
+
+def release(seed: int, title: str) -> tuple[str, list[str]]:
+    """A short press release from Nuagia: two sentences of its own and its long "About us"."""
+    return title, [*distinct_text(seed, 2), ABOUT]
+
+
+def story_of(db: Any, source: str, url: str, title: str, paragraphs: list[str]) -> int:
+    stored = articles.store(db, item(source, url, paragraphs, title=title))
+    return int(articles.get(db, stored.article_id)["story_id"])
+
+
+def test_press_releases_sharing_an_about_us_with_other_titles_and_leads_are_separate_stories(db: Any) -> None:
+    found = [story_of(db, f"site{n}", f"https://site{n}.fr/{n}", *release(n, f"Nuagia annonce {subject}"))
+             for n, subject in enumerate(["un contrat", "une levée de fonds", "un rachat", "un partenariat"])]
+    assert len(set(found)) == 4
+
+
+def test_an_about_us_seen_in_several_stories_is_learnt_and_left_out(db: Any) -> None:
+    for n, subject in enumerate(["un contrat", "une levée de fonds", "un rachat"]):
+        story_of(db, f"site{n}", f"https://site{n}.fr/{n}", *release(n, f"Nuagia annonce {subject}"))
+    assert boilerplate.learnt(db, {boilerplate.key(stories.words(ABOUT))})
+    # titled alike, as some press feeds do: only the boilerplate left out tells them apart
+    found = [story_of(db, f"site{n}", f"https://site{n}.fr/cp", *release(n, "Communiqué de presse"))
+             for n in (10, 11)]
+    assert found[0] != found[1]
+
+
+def test_a_sites_closing_lines_are_learnt_and_do_not_group_its_briefs(db: Any) -> None:
+    for n in range(3):
+        story_of(db, "gazette", f"https://gazette.fr/{n}", f"Sujet {n} du jour",
+                 [*distinct_text(100 + n), closing("La Gazette")])
+    briefs = [story_of(db, "gazette", f"https://gazette.fr/breve{n}", "En bref",
+                       [*distinct_text(200 + n, 1), closing("La Gazette")]) for n in range(2)]
+    assert briefs[0] != briefs[1]
+
+
+def test_copies_of_a_wire_story_with_each_sites_boilerplate_are_one_story(db: Any) -> None:
+    sites = ["gazette", "courrier", "journal", "tribune", "echo"]
+    for site in sites:  # each site's closing lines, learnt from articles of its own
+        for n in range(3):
+            story_of(db, site, f"https://{site}.fr/{n}", f"{site} sujet {n}",
+                     [*distinct_text(300 + 10 * sites.index(site) + n), closing(site)])
+    found = [story_of(db, site, f"https://{site}.fr/wire", f"Titre de {site} pour la doctrine",
+                      [*rewrite(WIRE), closing(site)]) for site in sites]
+    assert len(set(found)) == 1
+    assert not boilerplate.learnt(db, {boilerplate.key(stories.words(p)) for p in WIRE})
+
+
+def test_a_retitled_copy_with_an_introduction_of_its_own_is_told_as_the_same_news() -> None:
+    wire = [stories.words(p) for p in WIRE]
+    intro = stories.words(OTHER[1])
+    assert stories.same_news(stories.told("Doctrine du cloud souverain", wire),
+                             stories.told("Cloud : l'État durcit le ton", [intro, *wire]))
+    assert not stories.same_news(stories.told("Doctrine du cloud souverain", wire),
+                                 stories.told("Nuagia qualifiée", [stories.words(p) for p in OTHER]))
+
+
+def test_an_article_signed_before_its_sites_closing_was_learnt_is_signed_again_without_it(db: Any) -> None:
+    first = story_of(db, "gazette", "https://gazette.fr/wire", "Doctrine du cloud", [*WIRE, closing("gazette")])
+    for site in ("gazette", "courrier"):  # the closing lines of both sites learnt from other articles
+        for n in range(3):
+            story_of(db, site, f"https://{site}.fr/{n}", f"{site} sujet {n}",
+                     [*distinct_text(400 + 10 * len(site) + n), closing(site)])
+    copy = story_of(db, "courrier", "https://courrier.fr/wire", "L'État durcit le ton", [*WIRE, closing("courrier")])
+    assert copy == first
+
+
+def test_an_archive_from_before_boilerplate_learns_it_from_the_articles_it_holds(tmp_path: Path) -> None:
+    path = tmp_path / "veille.db"
+    db = open_archive(path)
+    for n in range(3):
+        story_of(db, "gazette", f"https://gazette.fr/{n}", f"Sujet {n}", [*distinct_text(500 + n), closing("gazette")])
+    db.execute("DROP TABLE story_paragraphs")  # as the archive was before migration 11
+    db.execute("DELETE FROM _migrations WHERE number = 11")
+    db.conn.commit()
+    db.close()
+    db = open_archive(path)
+    assert boilerplate.learnt(db, {boilerplate.key(stories.words(closing("gazette")))})
