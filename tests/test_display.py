@@ -1,0 +1,86 @@
+"""What is shown is right: canonical links, times in alerts.timezone, the console alert, the terminal table."""
+
+import asyncio
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from click.testing import CliRunner
+
+from alerts.dispatcher import ConsoleSender, dispatch
+from alerts.format import Message
+from storage import articles, matches, outbox
+from storage.db import open_archive
+from storage.search import search, search_all
+from tests.conftest import write_config
+from veille.cli import main
+
+TRACKED = "https://journal.example/cloud-souverain?utm_source=rss&utm_medium=feed"
+CLEAN = "https://journal.example/cloud-souverain"
+
+
+class Recorder:
+    """A sender keeping what it was given, as Telegram would receive it."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    async def send(self, chat_id: int, message: Message) -> int | None:
+        self.sent.append(message)
+        return len(self.sent)
+
+
+def tracked_archive(tmp_path: Path, *, alert: bool = False) -> sqlite_utils.Database:
+    """An archive holding one article fetched through a tracking link, matched by cloud-souverain."""
+    db = open_archive(tmp_path / "veille.db")
+    item = {"source": "journal", "url": TRACKED, "canonical_url": CLEAN, "guid": "a1",
+            "title": "Le cloud souverain avance", "published": "2026-11-20T09:05:00+00:00",
+            "text": "Premier point.\nLe cloud souverain\n  progresse vite. Fin.", "full_text": True}
+    article = articles.get(db, articles.store(db, item).article_id)
+    outbox.record_matches(db, article, [outbox.Match("cloud-souverain", ["cloud souverain"], [-1001])],
+                          alert=alert)
+    return db
+
+
+def test_search_export_and_latest_give_the_canonical_link(tmp_path: Path) -> None:
+    db = tracked_archive(tmp_path)
+    assert [r["url"] for r in search(db, "souverain")] == [CLEAN]
+    assert [r["url"] for r in search_all(db, "souverain")] == [CLEAN]
+    assert [r["url"] for r in search_all(db, "")] == [CLEAN]
+    assert [r["url"] for r in matches.latest(db)] == [CLEAN]
+
+
+def test_alerts_link_the_canonical_url_on_telegram_and_the_console(tmp_path: Path) -> None:
+    db = tracked_archive(tmp_path, alert=True)
+    telegram = Recorder()
+    asyncio.run(dispatch(db, telegram, "Europe/Paris"))
+    assert len(telegram.sent) == 1
+    assert f'href="{CLEAN}"' in telegram.sent[0].html and "utm_" not in telegram.sent[0].html
+    assert CLEAN in telegram.sent[0].plain and "utm_" not in telegram.sent[0].plain
+    db.execute("UPDATE outbox SET state = 'pending'")
+    db.conn.commit()
+    printed = io.StringIO()
+    asyncio.run(dispatch(db, ConsoleSender(printed), "Europe/Paris"))
+    assert CLEAN in printed.getvalue() and "utm_" not in printed.getvalue()
+
+
+def cli(tmp_path: Path, *args: str, **sections: Any) -> str:
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": "http://127.0.0.1:9/feed"}],
+                          **sections)
+    result = CliRunner().invoke(main, [*args, "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_veille_search_and_export_print_the_canonical_link(tmp_path: Path) -> None:
+    tracked_archive(tmp_path)
+    found = json.loads(cli(tmp_path, "search", "souverain", "--json"))
+    assert [r["url"] for r in found] == [CLEAN]
+    assert [r["url"] for r in csv.DictReader(io.StringIO(cli(tmp_path, "search", "souverain", "--csv")))] == [CLEAN]
+    plain = cli(tmp_path, "search", "souverain")
+    assert CLEAN in plain and "utm_" not in plain
+    exported = cli(tmp_path, "export", "--format", "jsonl")
+    assert [json.loads(line)["url"] for line in exported.splitlines()] == [CLEAN]
