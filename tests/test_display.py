@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
 from alerts.dispatcher import ConsoleSender, dispatch
-from alerts.format import Message
+from alerts.format import Message, alert_message
 from storage import articles, matches, outbox
 from storage.db import open_archive
 from storage.search import search, search_all
@@ -84,3 +85,33 @@ def test_veille_search_and_export_print_the_canonical_link(tmp_path: Path) -> No
     assert CLEAN in plain and "utm_" not in plain
     exported = cli(tmp_path, "export", "--format", "jsonl")
     assert [json.loads(line)["url"] for line in exported.splitlines()] == [CLEAN]
+
+
+def alert(**changes: Any) -> Message:
+    row = {"title": "Le cloud souverain avance", "url": CLEAN, "source": "journal",
+           "published": "2026-11-20T09:05:00+00:00", "topic": "cloud-souverain",
+           "text": "Le cloud souverain avance\nPremier point sans rapport\nLe Cloud Souverain progresse vite. Fin.",
+           **changes}
+    return alert_message(row, ["cloud souverain"], "Europe/Paris")
+
+
+def test_the_console_alert_shows_title_then_the_marked_sentence_then_source_time_and_link() -> None:
+    printed = io.StringIO()
+    asyncio.run(ConsoleSender(printed).send(-1001, alert()))
+    lines = printed.getvalue().splitlines()
+    assert lines[:5] == ["── alert for chat -1001", "Le cloud souverain avance",
+                         "Le **Cloud Souverain** progresse vite.", "journal · 20/11/2026 10:05", CLEAN]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_hits_are_in_bold_reverse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    printed = Terminal()
+    asyncio.run(ConsoleSender(printed).send(-1001, alert()))
+    assert "Le \x1b[1;7mCloud Souverain\x1b[0m progresse vite." in printed.getvalue()
+    assert "**" not in printed.getvalue()
