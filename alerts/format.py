@@ -43,15 +43,19 @@ def telegram_length(html_text: str) -> int:
     return len(html_text.encode("utf-16-le")) // 2
 
 
-def local_time(stamp: str | None, timezone: str) -> str:
-    """An ISO timestamp as `20/11/2026 10:05` in the given time zone, or '' when unknown."""
+DAY_TIME, DAY_TIME_ZONE, ISO_DAY = "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M %Z", "%Y-%m-%d"
+
+
+def local_time(stamp: str | None, timezone: str, fmt: str = DAY_TIME) -> str:
+    """An ISO timestamp as `20/11/2026 10:05` (or `fmt`: DAY_TIME_ZONE adds `CET`, or the offset where a
+    zone has no abbreviation) in the given time zone, or '' when unknown."""
     if not stamp:
         return ""
     try:
         when = datetime.fromisoformat(stamp)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return when.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+        return when.astimezone(ZoneInfo(timezone)).strftime(fmt)
     except ValueError:  # not an ISO date: shown as stored, shortened
         return shorten(stamp, NAME_CHARS)
     except OverflowError:  # a date at the very end (or start) of the calendar, past it in this zone

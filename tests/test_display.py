@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
+from rich.text import Text
 
 from alerts.dispatcher import ConsoleSender, dispatch
 from alerts.format import Message, alert_message
@@ -17,6 +18,7 @@ from storage import articles, matches, outbox
 from storage.db import open_archive
 from storage.search import search, search_all
 from tests.conftest import write_config
+from veille.archive_output import results_lines, results_table
 from veille.cli import main
 
 TRACKED = "https://journal.example/cloud-souverain?utm_source=rss&utm_medium=feed"
@@ -115,3 +117,24 @@ def test_on_a_terminal_the_hits_are_in_bold_reverse(monkeypatch: pytest.MonkeyPa
     asyncio.run(ConsoleSender(printed).send(-1001, alert()))
     assert "Le \x1b[1;7mCloud Souverain\x1b[0m progresse vite." in printed.getvalue()
     assert "**" not in printed.getvalue()
+
+
+RESULTS = [{"url": CLEAN, "title": "Le cloud\nsouverain avance", "source": "journal", "outlets": 3,
+            "published": "2026-11-20T23:30:00+00:00",
+            "snippet": "Premier point.\n\nLe [cloud]\n  [souverain] progresse"}]
+
+
+def test_the_terminal_table_keeps_each_cell_on_its_lines_and_counts_the_outlets() -> None:
+    table = results_table(RESULTS, width=120, timezone="Europe/Paris")
+    plain = Text.from_ansi(table).plain
+    assert "Premier point. Le cloud souverain progresse" in plain
+    assert "Le cloud souverain avance" in plain
+    assert "also in 2 other outlets" in plain
+    assert "2026-11-21" in plain, "dated in alerts.timezone: 00:30 in Paris"
+    assert all(line[0] in "┏┃┡│├└" for line in plain.splitlines()), plain
+
+
+def test_plain_search_lines_hold_one_line_per_field_and_the_outlets() -> None:
+    lines = results_lines(RESULTS, "Europe/Paris").splitlines()
+    assert lines == ["2026-11-21  journal          Le cloud souverain avance", f"{'':12}{CLEAN}",
+                     f"{'':12}Premier point. Le [cloud] [souverain] progresse", f"{'':12}also in 2 other outlets"]

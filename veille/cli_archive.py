@@ -81,11 +81,9 @@ def search(query: str, config_path: Path, as_json: bool, as_csv: bool, limit: in
     elif not results:
         click.echo("No article matches.", err=True)
     elif sys.stdout.isatty():
-        click.echo(archive_output.results_table(results), nl=False)
+        click.echo(archive_output.results_table(results, timezone=config.alerts.timezone), nl=False)
     else:
-        for r in results:
-            click.echo(f"{(r['published'] or '')[:10]:10}  {r['source']:<16} {r['title']}\n"
-                       f"{'':12}{r['url']}\n{'':12}{r['snippet']}\n")
+        click.echo(archive_output.results_lines(results, config.alerts.timezone))
 
 
 @click.command()
