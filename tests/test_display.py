@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlite_utils
@@ -14,10 +15,10 @@ from rich.text import Text
 
 from alerts.dispatcher import ConsoleSender, dispatch
 from alerts.format import Message, alert_message
-from storage import articles, matches, outbox
+from storage import articles, health, matches, outbox
 from storage.db import open_archive
 from storage.search import search, search_all
-from tests.conftest import write_config
+from tests.conftest import SOVEREIGN, Site, run_veille, write_config
 from veille.archive_output import results_lines, results_table
 from veille.cli import main
 
@@ -138,3 +139,28 @@ def test_plain_search_lines_hold_one_line_per_field_and_the_outlets() -> None:
     lines = results_lines(RESULTS, "Europe/Paris").splitlines()
     assert lines == ["2026-11-21  journal          Le cloud souverain avance", f"{'':12}{CLEAN}",
                      f"{'':12}Premier point. Le [cloud] [souverain] progresse", f"{'':12}also in 2 other outlets"]
+
+
+def test_status_shows_times_in_alerts_timezone_with_its_abbreviation(tmp_path: Path) -> None:
+    db = open_archive(tmp_path / "veille.db")
+    health.record_crawl(db, "journal", error="HTTP 503", seen=0, new=0)
+    db.execute("UPDATE sources SET last_attempt = '2026-07-01T10:00:00+00:00', "
+               "next_attempt = '2026-07-01T10:30:00+00:00'")
+    db.conn.commit()
+    paris = cli(tmp_path, "status", alerts={"timezone": "Europe/Paris"})
+    assert "01/07/2026 12:00 CEST" in paris and "(next attempt 01/07/2026 12:30 CEST)" in paris
+    tokyo = cli(tmp_path, "status", alerts={"timezone": "Asia/Tokyo"})
+    assert "01/07/2026 19:00 JST" in tokyo and "10:00" not in tokyo
+    assert "2026-07-01T10:00:00+00:00" in cli(tmp_path, "status", "--json"), "JSON keeps ISO times"
+
+
+def test_sources_test_dates_articles_in_alerts_timezone_and_links_them_canonically(tmp_path: Path, site: Site) -> None:
+    feed = site.feed("/rss.xml", [SOVEREIGN])
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": feed}],
+                          alerts={"timezone": "Asia/Tokyo"})
+    result = run_veille("sources", "test", "journal", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    expected = SOVEREIGN.published.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%d/%m/%Y %H:%M JST")
+    first, link = result.stdout.splitlines()[:2]
+    assert first.startswith(expected) and first.endswith(SOVEREIGN.title)
+    assert link.strip() == f"{site.url}/articles/{SOVEREIGN.slug}", "the canonical link, without utm_source"
