@@ -142,18 +142,27 @@ def trends_table(data: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
+MARKERS, DASHES = "osD^vPX*", ("-", "--", ":", "-.")
+
+
 def trends_figure(data: dict[str, dict[str, int]], by: str) -> Any:
     """A matplotlib figure (Agg, no display needed) of stories per period, one line per topic."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    for topic, counts in data.items():
+    for i, (topic, counts) in enumerate(data.items()):
         days: list[Any] = [date.fromisoformat(p) for p in counts]
-        axes.plot(days, list(counts.values()), marker="o", label=topic)
+        # each line its own marker and dash, drawn thinner than the one before: equal series stay visible
+        axes.plot(days, list(counts.values()), label=topic, marker=MARKERS[i % len(MARKERS)],
+                  linestyle=DASHES[i % len(DASHES)], markersize=max(3.0, 9 - 1.5 * i),
+                  linewidth=max(1.0, 3 - 0.5 * i))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # stories come whole
+    axes.set_ylim(bottom=0)
     axes.set_ylabel(f"stories per {by}")
     axes.set_title("veille: attention over time")
     axes.grid(alpha=0.3)
