@@ -54,13 +54,26 @@ class Sender(Protocol):
 
 
 class ConsoleSender:
-    """Alerts printed in plain text, for when no Telegram token is set."""
+    """Alerts printed, for when no Telegram token is set: the hits in bold reverse on a terminal, between
+    ** and ** elsewhere."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
     async def send(self, chat_id: int, message: Message) -> int | None:
-        print(f"── alert for chat {chat_id}\n{message.plain}\n", file=self.stream, flush=True)
+        heading = f"── alert for chat {chat_id}"
+        if self.stream.isatty():
+            from rich.console import Console
+            from rich.text import Text
+
+            text = Text(message.plain)
+            for start, end in message.hits:
+                text.stylize("bold reverse", start, end)
+            Console(file=self.stream, highlight=False).print(Text(heading, style="dim"), text, "", sep="\n",
+                                                              soft_wrap=True)
+            self.stream.flush()
+        else:
+            print(f"{heading}\n{message.marked()}\n", file=self.stream, flush=True)
         return None
 
 

@@ -21,10 +21,20 @@ _WORD = re.compile(r"[^\W_]+")
 
 @dataclass(frozen=True)
 class Message:
-    """One alert, ready for Telegram (html) or the console (plain)."""
+    """One alert, ready for Telegram (html) or the console (plain, with `hits`: the spans of the matched
+    words in it, for a terminal to highlight)."""
 
     html: str
     plain: str
+    hits: tuple[tuple[int, int], ...] = ()
+
+    def marked(self, start: str = "**", end: str = "**") -> str:
+        """The plain text with each run of hits between `start` and `end`, for output without styles."""
+        out, last = [], 0
+        for a, b in self.hits:
+            out += [self.plain[last:a], start, self.plain[a:b], end]
+            last = b
+        return "".join([*out, self.plain[last:]])
 
 
 def telegram_length(html_text: str) -> int:
@@ -33,25 +43,32 @@ def telegram_length(html_text: str) -> int:
     return len(html_text.encode("utf-16-le")) // 2
 
 
-def local_time(stamp: str | None, timezone: str) -> str:
-    """An ISO timestamp as `20/11/2026 10:05` in the given time zone, or '' when unknown."""
+DAY_TIME, DAY_TIME_ZONE, ISO_DAY = "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M %Z", "%Y-%m-%d"
+
+
+def local_time(stamp: str | None, timezone: str, fmt: str = DAY_TIME) -> str:
+    """An ISO timestamp as `20/11/2026 10:05` (or `fmt`: DAY_TIME_ZONE adds `CET`, or the offset where a
+    zone has no abbreviation) in the given time zone, or '' when unknown."""
     if not stamp:
         return ""
     try:
         when = datetime.fromisoformat(stamp)
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return when.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+        return when.astimezone(ZoneInfo(timezone)).strftime(fmt)
     except ValueError:  # not an ISO date: shown as stored, shortened
         return shorten(stamp, NAME_CHARS)
     except OverflowError:  # a date at the very end (or start) of the calendar, past it in this zone
         return stamp[:10]
 
 
-def snippet(text: str, terms: list[str]) -> tuple[str, list[tuple[int, int]]]:
-    """The first sentence where a hit term occurs, shortened, and the spans of the hit words in it."""
+def snippet(text: str, terms: list[str], title: str = "") -> tuple[str, list[tuple[int, int]]]:
+    """The first sentence where a hit term occurs, shortened, and the spans of the hit words in it; the
+    title, which many texts begin with, is shown anyway and never taken for that sentence."""
     wanted = {stem(w) for term in terms for w in words(term.rstrip("*"))}
-    sentences = [s for s in _SENTENCE.split(" ".join(text.split())) if s]
+    # a line is a paragraph (or a heading): a sentence never runs on from one into the next
+    sentences = [s for line in text.splitlines() for s in _SENTENCE.split(" ".join(line.split()))
+                 if s and s != " ".join(title.split())]
     chosen = next((s for s in sentences if any(stem(fold(w)) in wanted for w in _WORD.findall(s))),
                   sentences[0] if sentences else "")
     chosen = shorten(chosen, SNIPPET_CHARS)
@@ -95,7 +112,7 @@ def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
     when = local_time(row.get("published"), timezone)
     meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), when) if p)
     tags = " ".join(f"#{shorten(t, NAME_CHARS)}" for t in (topics or [row["topic"]])[:OUTLETS_SHOWN])
-    text, spans = snippet(row.get("text") or "", terms)
+    text, spans = snippet(row.get("text") or "", terms, row["title"] or "")
     others = outlets(also_in or [])
     link = f'<a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a>'
     if telegram_length(link) > TELEGRAM_LIMIT // 2:  # a huge URL: the title stays, unlinked
@@ -105,5 +122,18 @@ def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
     while telegram_length("\n\n".join(p for p in parts if p)) > TELEGRAM_LIMIT and len(parts) > 1:
         parts.pop()
     html_text = "\n\n".join(p for p in parts if p)
-    plain = "\n".join(p for p in (title, row["url"], meta, tags, text, others) if p)
-    return Message(html=html_text, plain=plain)
+    # the console's layout: title, the sentence that matched (its hits at these offsets), source and time, link
+    plain = "\n".join(p for p in (title, text, meta, row["url"], tags, others) if p)
+    hits = tuple((len(title) + 1 + a, len(title) + 1 + b) for a, b in _runs(text, spans))
+    return Message(html=html_text, plain=plain, hits=hits)
+
+
+def _runs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans with those apart only by spaces joined: `cloud souverain` is one hit, not two."""
+    runs: list[tuple[int, int]] = []
+    for start, end in spans:
+        if runs and not text[runs[-1][1]:start].strip():
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs

@@ -13,7 +13,8 @@ def latest(db: sqlite_utils.Database, topic: str | None = None, limit: int = 5) 
     """
     return list(db.query(
         """
-        SELECT a.id, a.url, a.title, a.source, coalesce(a.published, a.fetched_at) AS published,
+        SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source,
+               coalesce(a.published, a.fetched_at) AS published,
                group_concat(m.topic, ', ') AS topics
         FROM articles a JOIN matches m ON m.article_id = a.id
         WHERE (:topic IS NULL OR m.topic = :topic)

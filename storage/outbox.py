@@ -72,7 +72,8 @@ def pending(db: sqlite_utils.Database, *, after_id: int = 0, limit: int = 100) -
     return list(db.query(
         """
         SELECT outbox.id, outbox.chat_id, outbox.topic, outbox.attempts, outbox.story_id, outbox.queued_at,
-               articles.id AS article_id, articles.title, articles.url, articles.source,
+               articles.id AS article_id, articles.title, articles.source,
+               coalesce(nullif(articles.canonical_url, ''), articles.url) AS url,
                articles.published, articles.text, matches.terms
         FROM outbox
         JOIN articles ON articles.id = outbox.article_id

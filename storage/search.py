@@ -35,6 +35,7 @@ PREFIX_LENGTHS = range(3, 9)  # the prefix indexes of articles_fts (migration 9)
 HIT = re.compile("\x01(.*?)\x02", re.S)
 WORD = re.compile(r"\w+")
 DATE = "coalesce(a.published, a.fetched_at)"
+SHOWN_URL = "coalesce(nullif({t}.canonical_url, ''), {t}.url)"  # the link shown: clean of utm_source and the like
 
 Sort = Literal["relevance", "date"]
 
@@ -111,7 +112,8 @@ def search_all(db: sqlite_utils.Database, query: str, *, sort: Sort = "relevance
         order = "bm25(articles_fts, :weight, 1.0)" if sort == "relevance" else f"{DATE} DESC"
     else:
         source, order = "articles a", f"{DATE} DESC"
-    sql = f"""SELECT a.id, a.url, a.title, a.source, a.published, a.language, a.story_id, a.author, a.text
+    sql = f"""SELECT a.id, {SHOWN_URL.format(t="a")} AS url, a.title, a.source, a.published, a.language,
+                     a.story_id, a.author, a.text
               FROM {source} {"WHERE " + " AND ".join(where) if where else ""} ORDER BY {order}"""
     try:
         yield from db.query(sql, params)
@@ -247,7 +249,8 @@ def _present(db: sqlite_utils.Database, query: str, hits: list[dict[str, Any]]) 
         snippets = {i: db.execute(f"SELECT {snippet} FROM articles_fts WHERE articles_fts MATCH ? AND rowid = ?",
                                   [query, i]).fetchone()[0] for i in ids}
     rows = {r["id"]: r for r in db.query(
-        f"""SELECT id, url, title, source, published, language, coalesce(story_id, id) AS story_id
+        f"""SELECT id, {SHOWN_URL.format(t="articles")} AS url, title, source, published, language,
+                   coalesce(story_id, id) AS story_id
             FROM articles WHERE id IN ({marks})""", ids)}
     return [{**rows[i], "snippet": snippets.get(i) or ""} for i in ids]
 

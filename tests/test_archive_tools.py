@@ -1,5 +1,6 @@
 """Export, trends and the web UI (`veille serve` driven by headless Chromium), on a small test archive."""
 
+import io
 import json
 import shutil
 import socket
@@ -11,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.archive_fixtures import ARTICLES, build
 from tests.conftest import VEILLE, run_veille
+from veille.archive_output import trends_figure
+from veille.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -137,3 +141,26 @@ def test_a_browser_searches_the_archive_and_opens_a_facet(served: str) -> None:
             assert "Doctrine : le cloud souverain devient la règle" in rows.inner_text()
         finally:
             browser.close()
+
+
+def test_trends_rejects_an_unknown_topic_with_the_closest_name(tmp_path: Path) -> None:
+    config, _, _ = build(tmp_path)
+    result = CliRunner().invoke(main, ["trends", "cloud-souverin", "--config", str(config)])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: Invalid value for TOPICS: no topic 'cloud-souverin' in config "
+                                              "or the archive: did you mean cloud-souverain?")
+
+
+SAME = {"2025-03-03": 1, "2025-03-10": 3, "2025-03-17": 2}
+
+
+def test_the_trends_chart_counts_whole_stories_and_shows_every_line() -> None:
+    figure = trends_figure({"cloud-souverain": SAME, "secnumcloud": SAME, "gaia-x": dict.fromkeys(SAME, 0)}, "week")
+    figure.savefig(io.BytesIO(), format="png")  # lays the axes out, as a reader sees them
+    axes = figure.axes[0]
+    assert all(float(tick).is_integer() for tick in axes.get_yticks()), axes.get_yticks()
+    lines = axes.get_lines()
+    styles = {(line.get_marker(), line.get_linestyle()) for line in lines}
+    assert len(styles) == len(lines) == 3, "equal series drawn alike would hide one another"
+    assert lines[0].get_markersize() > lines[1].get_markersize(), "the line drawn on top leaves the one below visible"
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["cloud-souverain", "secnumcloud", "gaia-x"]

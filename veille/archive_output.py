@@ -70,20 +70,47 @@ def spreadsheet_safe(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
-def results_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
-    """Search results as a table for a terminal."""
+def one_line(text: str | None) -> str:
+    """Text with its runs of spaces, tabs and newlines as one space, for a cell or a line of output."""
+    return " ".join((text or "").split())
+
+
+def also_in(outlets: int) -> str:
+    """`also in 2 other outlets`, or '' for a story only one source carried."""
+    others = outlets - 1
+    return f"also in {others} other outlet{'s' if others > 1 else ''}" if others > 0 else ""
+
+
+def results_table(rows: list[dict[str, Any]], width: int | None = None, timezone: str = "UTC") -> str:
+    """Search results as a table for a terminal, dated in `timezone`."""
+    from alerts.format import ISO_DAY, local_time
+
     table = Table(show_lines=True, expand=True)
-    for name, ratio in (("date", 1), ("source", 1), ("outlets", 1), ("article", 6)):
-        table.add_column(name, ratio=ratio, overflow="fold")
+    table.add_column("date", no_wrap=True, min_width=10)
+    table.add_column("source", ratio=1, overflow="fold")
+    table.add_column("article", ratio=6, overflow="fold")
     for r in map(shown, rows):
-        article = Text(r["title"] or "(no title)", style="bold")
-        article.append("\n" + r["url"], style=f"link {r['url']} cyan")
-        article.append("\n")
-        article.append_text(marked(r.get("snippet") or ""))
-        table.add_row((r["published"] or "")[:10], r["source"], str(r.get("outlets", 1)), article)
+        article = Text().append(one_line(r["title"]) or "(no title)", style="bold")
+        article.append("\n").append(r["url"], style=f"link {r['url']} cyan")
+        for line in (marked(one_line(r.get("snippet"))), Text(also_in(r.get("outlets", 1)), style="dim")):
+            if line:
+                article.append("\n").append_text(line)
+        table.add_row(local_time(r["published"], timezone, ISO_DAY), r["source"], article)
     console = Console(file=io.StringIO(), width=width, force_terminal=True)
     console.print(table)
     return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def results_lines(rows: list[dict[str, Any]], timezone: str = "UTC") -> str:
+    """Search results as plain lines, for a pipe or a file: date, source, title, then link, snippet, outlets."""
+    from alerts.format import ISO_DAY, local_time
+
+    out = []
+    for r in map(shown, rows):
+        lines = [f"{local_time(r['published'], timezone, ISO_DAY):10}  {r['source']:<16} {one_line(r['title'])}",
+                 r["url"], one_line(r.get("snippet")), also_in(r.get("outlets", 1))]
+        out.append("\n".join(lines[:1] + [f"{'':12}{line}" for line in lines[1:] if line]) + "\n")
+    return "\n".join(out)
 
 
 def to_csv(rows: Iterable[dict[str, Any]], fields: list[str]) -> Iterable[str]:
@@ -115,18 +142,27 @@ def trends_table(data: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
+MARKERS, DASHES = "osD^vPX*", ("-", "--", ":", "-.")
+
+
 def trends_figure(data: dict[str, dict[str, int]], by: str) -> Any:
     """A matplotlib figure (Agg, no display needed) of stories per period, one line per topic."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    for topic, counts in data.items():
+    for i, (topic, counts) in enumerate(data.items()):
         days: list[Any] = [date.fromisoformat(p) for p in counts]
-        axes.plot(days, list(counts.values()), marker="o", label=topic)
+        # each line its own marker and dash, drawn thinner than the one before: equal series stay visible
+        axes.plot(days, list(counts.values()), label=topic, marker=MARKERS[i % len(MARKERS)],
+                  linestyle=DASHES[i % len(DASHES)], markersize=max(3.0, 9 - 1.5 * i),
+                  linewidth=max(1.0, 3 - 0.5 * i))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # stories come whole
+    axes.set_ylim(bottom=0)
     axes.set_ylabel(f"stories per {by}")
     axes.set_title("veille: attention over time")
     axes.grid(alpha=0.3)

@@ -80,13 +80,18 @@ def status(config_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
+    from alerts.format import DAY_TIME_ZONE, local_time
+
+    def shown(stamp: str | None) -> str:
+        return local_time(stamp, config.alerts.timezone, DAY_TIME_ZONE)
+
     for row in rows:
         state = ("never crawled" if not row.get("last_attempt") else
                  f"FAILING x{row['consecutive_failures']}: {row['last_error']}"
-                 + (f" (next attempt {row['next_attempt']})" if row.get("next_attempt") else "")
+                 + (f" (next attempt {shown(row['next_attempt'])})" if row.get("next_attempt") else "")
                  if row.get("last_error")
                  else f"ok, {row['items_seen']} items, {row['items_new']} new")
-        click.echo(f"{row['name']:<24} {row['kind']:<8} {row.get('last_attempt') or '-':<26} {state}")
+        click.echo(f"{row['name']:<24} {row['kind']:<8} {shown(row.get('last_attempt')) or '-':<22} {state}")
     counts = report["outbox"]
     sending = f", {counts['sending']} being sent" if counts.get("sending") else ""
     click.echo(f"alerts: {counts['pending']} pending{sending}, {counts['sent']} sent, {counts['failed']} failed")

@@ -81,11 +81,9 @@ def search(query: str, config_path: Path, as_json: bool, as_csv: bool, limit: in
     elif not results:
         click.echo("No article matches.", err=True)
     elif sys.stdout.isatty():
-        click.echo(archive_output.results_table(results), nl=False)
+        click.echo(archive_output.results_table(results, timezone=config.alerts.timezone), nl=False)
     else:
-        for r in results:
-            click.echo(f"{(r['published'] or '')[:10]:10}  {r['source']:<16} {r['title']}\n"
-                       f"{'':12}{r['url']}\n{'':12}{r['snippet']}\n")
+        click.echo(archive_output.results_lines(results, config.alerts.timezone))
 
 
 @click.command()
@@ -122,14 +120,16 @@ def export(query: str, config_path: Path, fmt: str, out: Path | None, **filters:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="trends.png or trends.html")
 def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: Any, out: Path | None) -> None:
     """Stories per period for each TOPIC: a table, or a chart (--out trends.png or trends.html)."""
+    from storage.search import known_names
     from storage.trends import series
     from veille import archive_output
 
     config = load_config(config_path)
-    unknown = sorted(set(topics) - {t.name for t in config.topics})
-    if unknown:
-        click.echo(f"warning: not a topic in {config_path}: {', '.join(unknown)}", err=True)
-    data = series(open_db(config), list(topics), since=since or archive_output.when("1y"), by=by)
+    db = open_db(config)
+    names = sorted(known_names(db)[1] | {t.name for t in config.topics})
+    for topic in topics:
+        _known(topic, names, "TOPICS", "topic")
+    data = series(db, list(topics), since=since or archive_output.when("1y"), by=by)
     if out is None:
         click.echo(archive_output.trends_table(data))
     elif out.suffix.lower() == ".png":

@@ -77,14 +77,16 @@ def test_source(target: str, config_path: Path, links: str | None) -> None:
         return await run_spider(source, config.crawl, None)
 
     report, items = _in_loop(run)
+    from alerts.format import DAY_TIME_ZONE, local_time
     from alerts.matcher import Rule, match_article
 
     rules = [Rule.compile(topic) for topic in config.topics]
     for item in items:
         topics = [rule.topic.name for rule, _ in match_article(rules, item.title, item.text)]
         text = f"{len(item.text)} chars" + ("" if item.full_text else " (feed text: page not read)")
-        click.echo(f"{(item.published or '')[:16]:16}  {item.title or '(no title)'}\n{'':18}{item.url}\n"
-                   f"{'':18}{text}; topics: {', '.join(topics) or '-'}")
+        when = local_time(item.published, config.alerts.timezone, DAY_TIME_ZONE)
+        click.echo(f"{when:22}  {item.title or '(no title)'}\n{'':24}{item.canonical_url or item.url}\n"
+                   f"{'':24}{text}; topics: {', '.join(topics) or '-'}")
     click.echo(f"{source.name}: {len(items)} articles in {report.seconds:.1f}s (nothing stored)")
     if report.error:
         raise click.ClickException(f"{source.name}: {report.error}")
