@@ -11,7 +11,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-from storage import stories
 from storage.errors import StorageError
 
 
@@ -185,6 +184,8 @@ def _m003_stories(db: sqlite_utils.Database) -> None:
         );
         """
     )
+    from storage import stories  # numpy and datasketch: imported only by the archives that need this step
+
     # articles stored before stories existed get their signatures, so that later copies can join them
     for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
         stories.resign(db, article_id, text, title)
