@@ -26,8 +26,8 @@ import yaml
 from storage import open_archive
 from storage.articles import store
 
-WORDS = ("cloud souverain données hébergement SecNumCloud État offre sécurité confiance administration "
-         "ministère qualification stratégie européenne marché acteurs").split()
+WORDS = ["cloud", "souverain", "données", "hébergement", "SecNumCloud", "État", "offre", "sécurité", "confiance",
+         "administration", "ministère", "qualification", "stratégie", "européenne", "marché", "acteurs"]
 
 
 def build(folder: Path, n: int) -> Path:

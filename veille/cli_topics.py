@@ -4,7 +4,7 @@
 for that topic, which it records in the archive (table `topic_rules`) on every pass.
 """
 
-from __future__ import annotations  # the alerts and storage types below are imported when a command runs
+from __future__ import annotations  # alerts' types (pydantic) are imported when a command runs
 
 import json
 from collections import Counter
@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import sqlite_utils
 
+from storage import topics as stored
 from veille.options import config_option, load_config, open_db
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from alerts.config import Topic
     from alerts.matcher import Hit, Rule
     from veille.config import Config
@@ -79,8 +79,6 @@ def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
 def test(name: str, config_path: Path, since: str, limit: int, diff: bool) -> None:
     """Run topic NAME from the config file over the archive and show what it would have matched."""
     from alerts.matcher import Rule
-    from storage import topics as stored
-
     config = load_config(config_path)
     topic = _topic(config, name)
     rule = Rule.compile(topic)
@@ -124,8 +122,6 @@ def _running_rule(db: sqlite_utils.Database, topic: Topic) -> Rule | None:
     """The rule the matcher last ran for this topic (None if never), saying how it compares to the file."""
     from alerts.config import Topic
     from alerts.matcher import Rule
-    from storage import topics as stored
-
     running = stored.running_rule(db, topic.name)
     if running is None:
         click.echo(f"topic {topic.name!r} has not run in the service yet: every match below is new.\n")
@@ -148,8 +144,6 @@ def explain_command(name: str, url: str, config_path: Path) -> None:
     """Why topic NAME matches, or does not match, the stored article at URL."""
     from alerts.explain import explain, highlight
     from alerts.matcher import ArticleIndex, Rule
-    from storage import topics as stored
-
     config = load_config(config_path)
     rule = Rule.compile(_topic(config, name))
     article = stored.find_by_url(open_db(config), url)

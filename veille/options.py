@@ -4,12 +4,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import sqlite_utils
 
-from storage import StorageError
+from storage import StorageError, open_archive
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from veille.config import Config
 
 config_option = click.option("--config", "config_path", default="config.yaml", show_default=True,
@@ -26,10 +25,8 @@ def load_config(path: Path) -> "Config":
         raise click.ClickException("\n".join(f"{exc.path}: {p}" for p in exc.problems)) from None
 
 
-def open_db(config: "Config") -> "sqlite_utils.Database":
+def open_db(config: "Config") -> sqlite_utils.Database:
     """The archive named in config, or a ClickException saying why it cannot be opened."""
-    from storage import open_archive
-
     try:
         return open_archive(config.storage.path)
     except StorageError as exc:
