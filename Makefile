@@ -2,28 +2,37 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# one stamp per install, each redone only when pyproject.toml changed
+SERVICE := $(VENV)/.installed-service
+TESTS := $(VENV)/.installed-test
 
 .PHONY: run crawl test lint unit browser bench clean
 
-# Reinstall only when pyproject.toml changed.
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-run: $(STAMP)
+# the service alone: no test tools (pytest, playwright, mypy...) in a venv made by `make run`
+$(SERVICE): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# the service and the test extras; it holds all the service needs, so the service's stamp is fresh too
+$(TESTS): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(SERVICE)
+
+run: $(SERVICE)
 	$(BIN)/veille run --config config.yaml
 
-crawl: $(STAMP)
+crawl: $(SERVICE)
 	$(BIN)/veille crawl --config config.yaml
 
-lint: $(STAMP)
+lint: $(TESTS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(TESTS)
 	$(BIN)/python -m pytest -q
 
 # Debian's chromium for the web UI test (Playwright never downloads its own); tolerant without apt,
@@ -34,7 +43,7 @@ browser:
 
 test: lint browser unit
 
-bench: $(STAMP)
+bench: $(TESTS)
 	$(BIN)/python -m bench
 
 clean:

@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-DEFAULT = ["crawl", "stages", "scale", "latency", "matching", "dedup", "search"]
+DEFAULT = ["crawl", "stages", "scale", "latency", "matching", "dedup", "search", "startup"]
 ON_REQUEST = ["soak"]
 RESULTS = Path(__file__).with_name("results.md")
 HEADER = "# Benchmark results\n\nWritten by `make bench` (`python -m bench`); each section by its own last run.\n"

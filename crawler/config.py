@@ -4,7 +4,6 @@ import re
 from datetime import timedelta
 from typing import Literal, Self
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from storage.units import Duration, Size
@@ -88,6 +87,8 @@ class Source(BaseModel):
         if self.cron is not None:
             if self.interval is not None:
                 raise ValueError("a source runs on interval: or on cron:, not both")
+            from apscheduler.triggers.cron import CronTrigger  # only for a config that has a cron: line
+
             try:
                 CronTrigger.from_crontab(self.cron)
             except ValueError as exc:

@@ -4,6 +4,18 @@ Every other room reaches SQLite through this package, so that moving the archive
 of one room. Functions take an open :class:`sqlite_utils.Database` from :func:`open_archive`.
 """
 
+import sys
+
+# sqlite_utils imports numpy when it is installed (0.1 s of every command's start), only to map numpy
+# scalars to column types, and the archive stores none: numpy is hidden while sqlite_utils loads (an import
+# of a module set to None raises ImportError, which sqlite_utils expects), then importable again.
+if "sqlite_utils" not in sys.modules and "numpy" not in sys.modules:
+    sys.modules["numpy"] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        del sys.modules["numpy"]
+
 from storage.db import open_archive
 from storage.errors import SearchSyntaxError, StorageError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from storage import boilerplate, stories
+from storage import boilerplate
 from storage.errors import StorageError
 
 
@@ -185,6 +185,8 @@ def _m003_stories(db: sqlite_utils.Database) -> None:
         );
         """
     )
+    from storage import stories  # numpy and datasketch: imported only by the archives that need this step
+
     # articles stored before stories existed get their signatures, so that later copies can join them
     for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
         stories.resign(db, article_id, text, title, without_boilerplate=False)  # no such table yet
@@ -296,6 +298,8 @@ def _m011_story_paragraphs(db: sqlite_utils.Database) -> None:
             story_id INTEGER NOT NULL,
             PRIMARY KEY (key, story_id)
         ) WITHOUT ROWID""")
+    from storage import stories  # numpy and datasketch: imported only by the archives that need this step
+
     for story_id, text in db.execute("SELECT coalesce(story_id, id), text FROM articles ORDER BY id"):
         keys = {boilerplate.key(ws) for ws in stories.lines(text)}
         stories.learn(db, keys - boilerplate.learnt(db, keys), story_id)

@@ -9,15 +9,14 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from html import escape
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from storage.fields import printable
 from storage.search import MARK_END, MARK_START
 from storage.units import parse_duration
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 RESULT_FIELDS = ["url", "title", "source", "published", "language", "outlets", "snippet"]
 
@@ -42,8 +41,10 @@ def when(value: str) -> str:
     return (datetime.now(UTC) - delta).replace(microsecond=0).isoformat()
 
 
-def marked(snippet: str) -> Text:
+def marked(snippet: str) -> "Text":
     """A snippet with the hits (between the FTS5 marks) in bold, markup-safe."""
+    from rich.text import Text  # rich only for a terminal: piped or --json output starts without it
+
     out = Text()
     rest = snippet or ""
     while MARK_START in rest and MARK_END in rest.split(MARK_START, 1)[1]:
@@ -83,6 +84,10 @@ def also_in(outlets: int) -> str:
 
 def results_table(rows: list[dict[str, Any]], width: int | None = None, timezone: str = "UTC") -> str:
     """Search results as a table for a terminal, dated in `timezone`."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from alerts.format import ISO_DAY, local_time
 
     table = Table(show_lines=True, expand=True)

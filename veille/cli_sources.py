@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from veille.options import config_option, load_config
 
@@ -47,6 +46,8 @@ def discover(url: str, config_path: Path) -> None:
 
 
 def _source_for(target: str, config: Any, links: str | None) -> Any:
+    from pydantic import ValidationError
+
     from crawler.config import Source
 
     named = {s.name: s for s in config.sources}

@@ -4,21 +4,24 @@
 for that topic, which it records in the archive (table `topic_rules`) on every pass.
 """
 
+from __future__ import annotations  # alerts' types (pydantic) are imported when a command runs
+
 import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import sqlite_utils
 
-from alerts.config import Topic
-from alerts.explain import explain, highlight
-from alerts.matcher import ArticleIndex, Hit, Rule
 from storage import topics as stored
-from storage.units import parse_duration
-from veille.config import Config
 from veille.options import config_option, load_config, open_db
+
+if TYPE_CHECKING:
+    from alerts.config import Topic
+    from alerts.matcher import Hit, Rule
+    from veille.config import Config
 
 
 @click.group(name="topics")
@@ -35,6 +38,8 @@ def _topic(config: Config, name: str) -> Topic:
 
 
 def _since(value: str) -> str:
+    from storage.units import parse_duration
+
     try:
         return (datetime.now(UTC) - parse_duration(value)).replace(microsecond=0).isoformat()
     except ValueError:
@@ -45,12 +50,16 @@ def _since(value: str) -> str:
 
 
 def _matches(rule: Rule, article: dict) -> list[Hit] | None:
+    from alerts.matcher import ArticleIndex
+
     if not rule.covers(article):
         return None
     return rule.match(ArticleIndex(article["title"] or "", article["text"] or ""))
 
 
 def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
+    from alerts.explain import highlight
+
     terms = ", ".join(dict.fromkeys(h.term for h in hits))
     click.echo(f"{sign}{(article['published'] or article['fetched_at'] or '')[:10]:10}  {article['source']:<16} "
                f"{highlight(article['title'], hits, 'title') or article['title']}")
@@ -69,6 +78,7 @@ def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
 @click.option("--diff", is_flag=True, help="Compare with the rule the service last ran for this topic.")
 def test(name: str, config_path: Path, since: str, limit: int, diff: bool) -> None:
     """Run topic NAME from the config file over the archive and show what it would have matched."""
+    from alerts.matcher import Rule
     config = load_config(config_path)
     topic = _topic(config, name)
     rule = Rule.compile(topic)
@@ -110,6 +120,8 @@ def test(name: str, config_path: Path, since: str, limit: int, diff: bool) -> No
 
 def _running_rule(db: sqlite_utils.Database, topic: Topic) -> Rule | None:
     """The rule the matcher last ran for this topic (None if never), saying how it compares to the file."""
+    from alerts.config import Topic
+    from alerts.matcher import Rule
     running = stored.running_rule(db, topic.name)
     if running is None:
         click.echo(f"topic {topic.name!r} has not run in the service yet: every match below is new.\n")
@@ -130,6 +142,8 @@ def _running_rule(db: sqlite_utils.Database, topic: Topic) -> Rule | None:
 @config_option
 def explain_command(name: str, url: str, config_path: Path) -> None:
     """Why topic NAME matches, or does not match, the stored article at URL."""
+    from alerts.explain import explain, highlight
+    from alerts.matcher import ArticleIndex, Rule
     config = load_config(config_path)
     rule = Rule.compile(_topic(config, name))
     article = stored.find_by_url(open_db(config), url)
