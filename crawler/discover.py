@@ -1,6 +1,7 @@
 """Source discovery: the feeds a home page advertises (<link rel="alternate">) and its robots.txt sitemaps."""
 
 import re
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -49,9 +50,20 @@ def advertised_feeds(html: str, base_url: str) -> list[Advertised]:
     return list(found.values())
 
 
+# letters NFKD does not take apart: "cœur" -> "coeur"
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
+
+
+def ascii_folded(text: str) -> str:
+    """The text in lower-case ASCII letters where it can be: accents and ligatures folded ("Numérique" ->
+    "numerique", "Œuvre" -> "oeuvre")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LIGATURES))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def source_name(title: str, url: str) -> str:
-    """A config-ready source name from a feed's title, else from its host."""
-    words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    """A config-ready source name from a feed's title (accents folded), else from its host."""
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_folded(title)).strip("-")
     host = (urlsplit(url).hostname or "source").removeprefix("www.").replace(".", "-")
     return (words or host)[:40].strip("-") or "source"
 

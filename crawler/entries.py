@@ -40,6 +40,12 @@ def iso_from_text(value: object) -> str | None:
     return parsed.astimezone(UTC).isoformat()
 
 
+def has_time_of_day(published: str) -> bool:
+    """Whether an ISO 8601 date says its time of day: a date alone does not, nor midnight UTC (what
+    iso_from_text makes of a date alone, as a sitemap's <lastmod>2026-12-02</lastmod>)."""
+    return "T" in published and not published.endswith("T00:00:00+00:00")
+
+
 # before any news site: a feed dated earlier than this carries a zero or placeholder date (1970-01-01)
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
 

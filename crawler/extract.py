@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import trafilatura
 from pebble.common import ProcessExpired
 
+from crawler.published import page_published
 from crawler.workers import run_bounded
 
 log = logging.getLogger("veille.crawl")
 
 # extensive_search reads every date-like string of the page (scripts included): about three quarters of
-# extraction time on a 100 KB page, so only done when the feed gave no date of its own
-_DATE_OPTIONS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+# extraction time on a 100 KB page, so only done when neither the feed nor the page's metadata gave a time.
+# htmldate finds a date without its time of day: said as a date alone, never as midnight
+_DATE_OPTIONS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%d"}
 _QUICK_DATE_OPTIONS = {**_DATE_OPTIONS, "extensive_search": False}
 
 
@@ -32,7 +34,7 @@ class Extracted:
     title: str | None
     text: str
     author: str | None
-    published: str | None
+    published: str | None  # the page's declared time (ISO 8601, UTC), else the date found in it (2026-12-02)
     language: str | None
     canonical: str | None
 
@@ -42,12 +44,17 @@ def extract(html: str | bytes, url: str, find_date: bool = True) -> Extracted | 
 
     `find_date`: search the whole page for a publication date when its metadata has none (slow).
     """
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        return None
+    published = page_published(tree)
+    find_date = find_date and published is None
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
+        tree, url=url, with_metadata=True, include_comments=False, include_tables=True,
         favor_precision=True, date_extraction_params=_DATE_OPTIONS if find_date else _QUICK_DATE_OPTIONS)
     if doc is None or isinstance(doc, dict) or not doc.text:
         return None
-    return Extracted(title=doc.title, text=doc.text, author=doc.author, published=doc.date,
+    return Extracted(title=doc.title, text=doc.text, author=doc.author, published=published or doc.date,
                      language=doc.language, canonical=doc.url)
 
 

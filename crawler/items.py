@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from crawler.bylines import clean_author
+
 
 @dataclass
 class ArticleItem:
@@ -19,6 +21,10 @@ class ArticleItem:
     language: str | None = None
     full_text: bool = True
     aliases: list[str] = field(default_factory=list)  # other canonical URLs it is known under (the feed's link)
+
+    def __post_init__(self) -> None:
+        # a page's or a feed's byline ("Par Jeanne Martin, le 02/12/2026") kept as the names it gives
+        self.author = clean_author(self.author)
 
     def as_row(self) -> dict[str, Any]:
         """The item as a mapping of article fields for storage."""

@@ -24,8 +24,8 @@ from crawler.addresses import WEB_SCHEMES
 from crawler.budget import BudgetSpent
 from crawler.canonical import article_url, canonical_url, tracking_params
 from crawler.config import CrawlConfig, Source
-from crawler.entries import html_to_text
-from crawler.extract import extract_bounded
+from crawler.entries import has_time_of_day, html_to_text
+from crawler.extract import Extracted, extract_bounded
 from crawler.feeds import Entry, FeedError, parse_feed
 from crawler.items import ArticleItem
 from crawler.middlewares import AddressRefused
@@ -264,9 +264,17 @@ class SourceSpider(scrapy.Spider):
             title=entry.title or found.title or "",
             text=found.text,
             author=entry.author or found.author,
-            published=entry.published or found.published,
+            published=self._published(entry, found),
             language=found.language or _page_language(response),
         )
+
+    def _published(self, entry: Entry, found: Extracted) -> str | None:
+        """A feed entry's own time; for a page or sitemap article, a time of day first, the page's before the
+        sitemap's (its <lastmod> may be a later change), then a date alone, the page's first."""
+        if self.source.kind == "feed":
+            return entry.published or found.published
+        dates = [d for d in (found.published, entry.published) if d]
+        return next((d for d in dates if has_time_of_day(d)), None) or next(iter(dates), None)
 
     def article_failed(self, failure: Failure) -> Iterator[ArticleItem]:
         """The page could not be fetched: keep the article with the feed's own text, marked as such."""

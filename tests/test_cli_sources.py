@@ -3,10 +3,11 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from crawler.discover import advertised_feeds
+from crawler.discover import advertised_feeds, source_name
 from tests.conftest import SOVEREIGN, UNRELATED, Site, run_veille, write_config
 
 HOME = """<!doctype html><html><head><title>Le Journal</title>
@@ -30,8 +31,18 @@ def test_discover_prints_config_lines_ready_to_paste(tmp_path: Path, site: Site)
     result = run_veille("sources", "discover", f"{site.url}/", "--config", str(tmp_path / "none.yaml"))
     assert result.returncode == 0, result.stderr
     pasted = yaml.safe_load(result.stdout)
-    assert pasted["sources"][0] == {"name": "le-journal-la-une", "feed": f"{site.url}/rss.xml"}
+    assert pasted["sources"][0] == {"name": "le-journal-a-la-une", "feed": f"{site.url}/rss.xml"}
     assert len(pasted["sources"]) == 3
+
+
+@pytest.mark.parametrize(("title", "name"), [
+    ("Le Numérique Local", "le-numerique-local"),
+    ("Œuvres & cœur de l'État", "oeuvres-coeur-de-l-etat"),
+    ("Ça bouge à Besançon !", "ca-bouge-a-besancon"),
+    ("Die Straße", "die-strasse"),
+])
+def test_discovered_source_names_fold_accents_and_ligatures(title: str, name: str) -> None:
+    assert source_name(title, "https://www.news.example/rss") == name
 
 
 def test_discover_lists_the_sitemaps_of_robots_txt(tmp_path: Path, httpserver: HTTPServer) -> None:
