@@ -305,6 +305,18 @@ def _m011_story_paragraphs(db: sqlite_utils.Database) -> None:
         stories.learn(db, keys - boilerplate.learnt(db, keys), story_id)
 
 
+def _m012_explore_canonical(db: sqlite_utils.Database) -> None:
+    """The web UI's articles link to their canonical URL (no ?utm_source=...), as search and alerts do."""
+    db.execute("DROP VIEW IF EXISTS articles_explore")
+    db.execute(
+        """CREATE VIEW articles_explore AS
+        SELECT a.id, a.title, a.canonical_url AS url, a.source, a.language, a.published,
+               substr(coalesce(a.published, a.fetched_at), 1, 7) AS month,
+               (SELECT json_group_array(m.topic) FROM matches m WHERE m.article_id = a.id) AS topics,
+               a.story_id, a.author
+        FROM articles a""")
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -317,6 +329,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     9: _m009_fts_prefix,
     10: _m010_outbox_claims,
     11: _m011_story_paragraphs,
+    12: _m012_explore_canonical,
 }
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from storage import open_archive
+from storage.articles import store
 from tests.archive_fixtures import ARTICLES, build
 from tests.conftest import VEILLE, run_veille
 from veille.archive_output import trends_figure
@@ -164,3 +166,11 @@ def test_the_trends_chart_counts_whole_stories_and_shows_every_line() -> None:
     assert len(styles) == len(lines) == 3, "equal series drawn alike would hide one another"
     assert lines[0].get_markersize() > lines[1].get_markersize(), "the line drawn on top leaves the one below visible"
     assert [t.get_text() for t in axes.get_legend().get_texts()] == ["cloud-souverain", "secnumcloud", "gaia-x"]
+
+
+def test_the_web_ui_links_each_article_to_its_canonical_url(tmp_path: Path) -> None:
+    db = open_archive(tmp_path / "veille.db")
+    store(db, {"source": "s", "url": "https://example.org/a?utm_source=rss", "canonical_url": "https://example.org/a",
+               "title": "Un titre", "text": "Un texte.", "published": "2025-03-05T08:00:00+00:00"})
+    urls = [r["url"] for r in db.query("SELECT url FROM articles_explore ORDER BY id")]
+    assert urls == ["https://example.org/a"]
