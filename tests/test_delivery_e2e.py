@@ -57,7 +57,7 @@ def test_killed_mid_delivery_loses_nothing_and_repeats_at_most_one(tmp_path: Pat
     again = run_veille("crawl", "--config", str(config), env=telegram_env(fake_bot))
     assert again.returncode == 0, again.stderr
     texts = [c.params["text"] for c in fake_bot.sent()]
-    counts = {s.slug: sum(f"/articles/{s.slug}?" in t for t in texts) for s in stories}
+    counts = {s.slug: sum(f'/articles/{s.slug}"' in t for t in texts) for s in stories}
     assert all(n >= 1 for n in counts.values()), f"lost alerts: {counts}"
     assert sum(n - 1 for n in counts.values()) <= 1, f"repeated alerts: {counts}"
 
@@ -96,5 +96,5 @@ def test_two_processes_on_one_archive_send_each_alert_once(tmp_path: Path, site:
     errors = [p.communicate(timeout=120)[1] for p in both]
     assert [p.returncode for p in both] == [0, 0], errors
     texts = [c.params["text"] for c in fake_bot.sent()]
-    counts = {s.slug: sum(f"/articles/{s.slug}?" in t for t in texts) for s in stories}
+    counts = {s.slug: sum(f'/articles/{s.slug}"' in t for t in texts) for s in stories}
     assert set(counts.values()) == {1}, f"each alert exactly once: {counts}"

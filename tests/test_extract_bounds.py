@@ -16,7 +16,7 @@ SITECUSTOMIZE = f'''
 import time
 import trafilatura
 
-_real = trafilatura.bare_extraction
+_real = trafilatura.load_html  # what crawler.extract calls first, on the page as fetched
 
 
 def _stuck_on_marked_pages(html, *args, **kwargs):
@@ -25,7 +25,7 @@ def _stuck_on_marked_pages(html, *args, **kwargs):
     return _real(html, *args, **kwargs)
 
 
-trafilatura.bare_extraction = _stuck_on_marked_pages
+trafilatura.load_html = _stuck_on_marked_pages
 '''
 
 

@@ -82,10 +82,11 @@ def parse(document, *args, **kwargs):
     return _parse(document, *args, **kwargs)
 
 
-_extract = trafilatura.bare_extraction
+_extract = trafilatura.load_html  # what crawler.extract calls first, on the page as fetched
 
 
 def extract(html, *args, **kwargs):
+    html = html if isinstance(html, str) else html.decode("utf-8", "replace")
     if "slow-page" in html:
         (DIR / f"started-{os.getpid()}-{time.monotonic_ns()}").touch()
         _held()
@@ -95,7 +96,7 @@ def extract(html, *args, **kwargs):
     return _extract(html, *args, **kwargs)
 
 
-feedparser.parse, trafilatura.bare_extraction = parse, extract
+feedparser.parse, trafilatura.load_html = parse, extract
 """
 
 
