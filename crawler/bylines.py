@@ -10,6 +10,8 @@ Pages and feeds give a byline, not a name: trafilatura splits it on commas and k
 
 import re
 
+# longer than any byline (storage keeps 500 characters of it): what follows is not read
+MAX_CHARS = 1000
 # between two names of one byline
 _SEPARATORS = re.compile(r"\s*(?:[;,|·•/&\n]|\bet\b|\band\b)\s*", re.IGNORECASE)
 # what a byline says before the name: "Par", "By", "Propos recueillis par", "De notre correspondante à Lyon"
@@ -44,6 +46,7 @@ def _name(part: str) -> str:
 
 def clean_author(byline: str | None) -> str | None:
     """The author names of a byline, joined with "; "; None when it names nobody."""
+    byline = re.sub(r"[^\S\n]+", " ", byline)[:MAX_CHARS] if byline else ""  # a run of spaces read once
     if not byline:
         return None
     # a lone "De Rugy" is a name: "De" only leads a byline of two words or more

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import trafilatura
 from pebble.common import ProcessExpired
 
+from crawler.language import article_language
 from crawler.published import page_published
 from crawler.workers import run_bounded
 
@@ -35,7 +36,7 @@ class Extracted:
     text: str
     author: str | None
     published: str | None  # the page's declared time (ISO 8601, UTC), else the date found in it (2026-12-02)
-    language: str | None
+    language: str | None  # declared by the page, else detected in its text (ISO 639-1)
     canonical: str | None
 
 
@@ -44,18 +45,18 @@ def extract(html: str | bytes, url: str, find_date: bool = True) -> Extracted | 
 
     `find_date`: search the whole page for a publication date when its metadata has none (slow).
     """
-    tree = trafilatura.load_html(html)
+    tree = trafilatura.load_html(html)  # the page as trafilatura reads it, for what it does not read itself
     if tree is None:
         return None
     published = page_published(tree)
     find_date = find_date and published is None
     doc = trafilatura.bare_extraction(
-        tree, url=url, with_metadata=True, include_comments=False, include_tables=True,
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
         favor_precision=True, date_extraction_params=_DATE_OPTIONS if find_date else _QUICK_DATE_OPTIONS)
     if doc is None or isinstance(doc, dict) or not doc.text:
         return None
     return Extracted(title=doc.title, text=doc.text, author=doc.author, published=published or doc.date,
-                     language=doc.language, canonical=doc.url)
+                     language=article_language(tree, doc.text), canonical=doc.url)
 
 
 async def extract_bounded(html: str, url: str, timeout: float, find_date: bool = True, *,
