@@ -35,7 +35,7 @@ def articles_since(db: sqlite_utils.Database, since: str, *, batch: int = 500) -
             where += " AND (coalesce(published, fetched_at) < ? OR (coalesce(published, fetched_at) = ? AND id < ?))"
             params += [last[0], last[0], last[1]]
         rows = list(db.query(
-            "SELECT id, source, url, title, text, language, published, fetched_at,"
+            "SELECT id, source, url, canonical_url, title, text, language, published, fetched_at,"
             f" coalesce(published, fetched_at) AS stamp FROM articles WHERE {where}"
             " ORDER BY stamp DESC, id DESC LIMIT ?", [*params, batch]))
         yield from rows

@@ -167,7 +167,7 @@ def test_an_alert_names_the_other_outlets_that_carried_it(tmp_path: Path) -> Non
 
 
 def test_every_delivery_setting_is_documented() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
     section = readme.split("## Alert delivery", 1)[1].split("\n## ", 1)[0]
     keys = set(AlertsConfig.model_fields) | set(ChatDelivery.model_fields) | {"chats"}
     assert {k for k in keys if f"{k}:" not in section} == set()

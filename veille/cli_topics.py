@@ -63,7 +63,7 @@ def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
     terms = ", ".join(dict.fromkeys(h.term for h in hits))
     click.echo(f"{sign}{(article['published'] or article['fetched_at'] or '')[:10]:10}  {article['source']:<16} "
                f"{highlight(article['title'], hits, 'title') or article['title']}")
-    click.echo(f"{'':12}{article['url']}")
+    click.echo(f"{'':12}{article['canonical_url'] or article['url']}")  # the link search and alerts give
     if context := highlight(article["text"] or "", hits, "text"):
         click.echo(f"{'':12}{context}")
     click.echo(f"{'':12}hits: {terms}\n")
