@@ -6,9 +6,9 @@ messages, each carrying the ids of the outbox rows it covers so that each part i
 
 import html
 from dataclasses import dataclass
-from typing import Any
 
 from alerts.format import NAME_CHARS, TELEGRAM_LIMIT, TITLE_CHARS, Message, local_time, shorten, telegram_length
+from storage.records import QueuedAlert
 
 
 @dataclass(frozen=True)
@@ -19,16 +19,16 @@ class Part:
     row_ids: list[int]
 
 
-def _line(row: dict[str, Any], timezone: str) -> tuple[str, str]:
-    title = shorten(row["title"] or row["url"], TITLE_CHARS)
-    meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), local_time(row.get("published"), timezone),
-                                  f"#{shorten(row['topic'], NAME_CHARS)}") if p)
-    url = html.escape(row["url"], quote=True)
+def _line(alert: QueuedAlert, timezone: str) -> tuple[str, str]:
+    title = shorten(alert.title or alert.url, TITLE_CHARS)
+    meta = " · ".join(p for p in (shorten(alert.source, NAME_CHARS), local_time(alert.published, timezone),
+                                  f"#{shorten(alert.topic, NAME_CHARS)}") if p)
+    url = html.escape(alert.url, quote=True)
     return (f'• <a href="{url}">{html.escape(title)}</a> — {html.escape(meta)}',
-            f"• {title} — {meta}\n  {row['url']}")
+            f"• {title} — {meta}\n  {alert.url}")
 
 
-def summary(rows: list[dict[str, Any]], heading: str, timezone: str,
+def summary(rows: list[QueuedAlert], heading: str, timezone: str,
             limit: int = TELEGRAM_LIMIT) -> list[Part]:
     """`heading` then one line per row (one per story: a story seen by several topics is listed once)."""
     parts: list[Part] = []
@@ -51,18 +51,18 @@ def summary(rows: list[dict[str, Any]], heading: str, timezone: str,
         ids.clear()
 
     for row in rows:
-        if row["story_id"] in seen:  # listed already: delivered by the same message
-            ids.append(row["id"])
+        if row.story_id in seen:  # listed already: delivered by the same message
+            ids.append(row.id)
             continue
-        seen.add(row["story_id"])
+        seen.add(row.story_id)
         html_line, plain_line = _line(row, timezone)
         if telegram_length(html_line) > limit - 200:  # a huge URL: keep the title, drop the link
-            html_line = "• " + html.escape(shorten(row["title"] or "?", TITLE_CHARS))
+            html_line = "• " + html.escape(shorten(row.title or "?", TITLE_CHARS))
         if html_lines and telegram_length(render([*html_lines, html_line])) > limit:
             flush()
         html_lines.append(html_line)
         plain_lines.append(plain_line)
-        ids.append(row["id"])
+        ids.append(row.id)
     flush()
     return parts
 

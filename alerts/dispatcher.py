@@ -11,7 +11,6 @@ ones (chat not found, bot blocked or kicked) mark it failed with the reason, and
 """
 
 import asyncio
-import json
 import logging
 import sys
 import weakref
@@ -28,6 +27,7 @@ from alerts.config import DeliveryRules, Policy
 from alerts.digest import digest_heading, folded_heading, summary
 from alerts.format import Message, alert_message
 from storage import Archive, outbox
+from storage.records import QueuedAlert
 
 log = logging.getLogger("veille.alerts")
 MAX_BACKOFF = 300.0
@@ -155,8 +155,8 @@ class _Pass:
     timezone: str
     now: datetime
     report: DispatchReport = field(default_factory=DispatchReport)
-    digests: dict[tuple[int, str], list[dict]] = field(default_factory=dict)
-    folded: dict[int, list[dict]] = field(default_factory=dict)
+    digests: dict[tuple[int, str], list[QueuedAlert]] = field(default_factory=dict)
+    folded: dict[int, list[QueuedAlert]] = field(default_factory=dict)
     sent_this_hour: dict[int, int] = field(default_factory=dict)
     troubled: set[int] = field(default_factory=set)
     moved: dict[int, int] = field(default_factory=dict)
@@ -167,16 +167,16 @@ class _Pass:
         # compared as text with the stored UTC stamps, so it must be written in UTC too
         return (self.now.astimezone(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
 
-    async def send(self, chat_id: int, message: Message, rows: list[dict], delivery: str) -> bool:
+    async def send(self, chat_id: int, message: Message, rows: list[QueuedAlert], delivery: str) -> bool:
         """Claim the rows of one message, send it, and mark them sent the moment it is accepted, or record
         why not. False if it was not sent (another process holds a row, or the channel said no)."""
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
         if self.stopping.is_set() or not await self.archive.write(outbox.claim, ids):
             return False
         try:
             message_id = await self._send(chat_id, message)
         except DeliveryError as exc:
-            await _record_failure(self.archive, chat_id, ids, max(r["attempts"] for r in rows), exc, self.report)
+            await _record_failure(self.archive, chat_id, ids, max(r.attempts for r in rows), exc, self.report)
             if not exc.permanent:  # a chat in trouble waits for a later pass, not to hold the others up
                 self.troubled.add(chat_id)
             return False
@@ -206,10 +206,10 @@ class _Pass:
                         chat_id, exc.migrated_to, chat_id, exc.migrated_to)
             return await self.sender.send(exc.migrated_to, message)
 
-    async def alert(self, rows: list[dict], max_per_hour: int | None) -> None:
+    async def alert(self, rows: list[QueuedAlert], max_per_hour: int | None) -> None:
         """Send one story to one chat on its own, naming every topic it matched, or fold it into the
         "N more" message past the chat's cap."""
-        row, chat_id = rows[0], rows[0]["chat_id"]
+        row, chat_id = rows[0], rows[0].chat_id
         if chat_id in self.troubled:
             return
         if chat_id not in self.sent_this_hour:
@@ -217,9 +217,9 @@ class _Pass:
         if max_per_hour is not None and self.sent_this_hour[chat_id] >= max_per_hour:
             self.folded.setdefault(chat_id, []).extend(rows)
             return
-        also_in = await self.archive.read(outbox.other_outlets, row["article_id"], row["story_id"], row["source"])
-        terms = list(dict.fromkeys(t for r in rows for t in json.loads(r["terms"] or "[]")))
-        topics = list(dict.fromkeys(r["topic"] for r in rows))
+        also_in = await self.archive.read(outbox.other_outlets, row.article_id, row.story_id, row.source)
+        terms = list(dict.fromkeys(t for r in rows for t in r.terms))
+        topics = list(dict.fromkeys(r.topic for r in rows))
         message = alert_message(row, terms, self.timezone, also_in, topics=topics)
         if await self.send(chat_id, message, rows, "alert"):
             self.sent_this_hour[chat_id] += 1
@@ -231,20 +231,20 @@ class _Pass:
     async def summaries(self) -> None:
         """Send the digests that are due, then the "N more" messages (at most one per chat and hour)."""
         for (chat_id, _), rows in self.digests.items():
-            stories = len({r["story_id"] for r in rows})
+            stories = len({r.story_id for r in rows})
             for part in summary(rows, digest_heading(stories), self.timezone):
                 if chat_id in self.troubled:
                     break
-                await self.send(chat_id, part.message, [r for r in rows if r["id"] in part.row_ids], "digest")
+                await self.send(chat_id, part.message, [r for r in rows if r.id in part.row_ids], "digest")
         for chat_id, rows in self.folded.items():
             if chat_id in self.troubled or await self._folded_lately(chat_id):
                 self.report.held += len(rows)
                 continue
-            stories = len({r["story_id"] for r in rows})
+            stories = len({r.story_id for r in rows})
             for part in summary(rows, folded_heading(stories), self.timezone):
                 if chat_id in self.troubled:
                     break
-                await self.send(chat_id, part.message, [r for r in rows if r["id"] in part.row_ids], "folded")
+                await self.send(chat_id, part.message, [r for r in rows if r.id in part.row_ids], "folded")
 
 
 async def dispatch(archive: Archive, sender: Sender, timezone: str, *,
@@ -264,19 +264,19 @@ async def dispatch(archive: Archive, sender: Sender, timezone: str, *,
     state.troubled |= await archive.read(outbox.deferred_chats)
     last_id = 0
     while rows := await archive.read(outbox.pending, after_id=last_id):
-        last_id = rows[-1]["id"]
-        alone: dict[tuple[int, int], tuple[list[dict], int | None]] = {}  # one message per story and chat
+        last_id = rows[-1].id
+        alone: dict[tuple[int, int], tuple[list[QueuedAlert], int | None]] = {}  # one message per story and chat
         for row in rows:
-            if row["chat_id"] in state.troubled:
+            if row.chat_id in state.troubled:
                 continue
-            policy = rules.policy(row["chat_id"], row["topic"])
-            action = route(policy, row["queued_at"], state.now, timezone)
+            policy = rules.policy(row.chat_id, row.topic)
+            action = route(policy, row.queued_at, state.now, timezone)
             if action == "hold":
                 state.report.held += 1
             elif action == "digest":
-                state.digests.setdefault((row["chat_id"], str(policy.digest)), []).append(row)
+                state.digests.setdefault((row.chat_id, str(policy.digest)), []).append(row)
             else:
-                alone.setdefault((row["chat_id"], row["story_id"]), ([], policy.max_per_hour))[0].append(row)
+                alone.setdefault((row.chat_id, row.story_id), ([], policy.max_per_hour))[0].append(row)
         for story_rows, max_per_hour in alone.values():
             await state.alert(story_rows, max_per_hour)
     await state.summaries()

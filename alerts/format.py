@@ -4,11 +4,11 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.text import fold, stem, words
 from storage.fields import printable
+from storage.records import QueuedAlert
 
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300
@@ -99,22 +99,22 @@ def outlets(names: list[str], shown: int = OUTLETS_SHOWN) -> str:
     return f"Aussi dans : {', '.join(names[:shown])}" + (f" et {more} autres" if more > 0 else "")
 
 
-def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
+def alert_message(alert: QueuedAlert, terms: list[str], timezone: str,
                   also_in: list[str] | None = None, topics: list[str] | None = None) -> Message:
-    """The alert for one outbox row (article title, url, source, published, text, topic), naming `topics`
+    """The alert for one queued story (its title, link, source, time, text and topic), naming `topics`
     when the story matched several for this chat.
 
     Every part is bounded, and the parts least needed go first when the whole would pass Telegram's limit;
     none holds a control character, whatever an older archive kept.
     """
-    row = {k: printable(v) if isinstance(v, str) else v for k, v in row.items()}
-    title = shorten(row["title"] or row["url"], TITLE_CHARS)
-    when = local_time(row.get("published"), timezone)
-    meta = " · ".join(p for p in (shorten(row["source"], NAME_CHARS), when) if p)
-    tags = " ".join(f"#{shorten(t, NAME_CHARS)}" for t in (topics or [row["topic"]])[:OUTLETS_SHOWN])
-    text, spans = snippet(row.get("text") or "", terms, row["title"] or "")
+    url, source, full_title = printable(alert.url), printable(alert.source), printable(alert.title)
+    title = shorten(full_title or url, TITLE_CHARS)
+    when = local_time(alert.published, timezone)
+    meta = " · ".join(p for p in (shorten(source, NAME_CHARS), when) if p)
+    tags = " ".join(f"#{shorten(printable(t), NAME_CHARS)}" for t in (topics or [alert.topic])[:OUTLETS_SHOWN])
+    text, spans = snippet(printable(alert.text), terms, full_title)
     others = outlets(also_in or [])
-    link = f'<a href="{html.escape(row["url"], quote=True)}">{html.escape(title)}</a>'
+    link = f'<a href="{html.escape(url, quote=True)}">{html.escape(title)}</a>'
     if telegram_length(link) > TELEGRAM_LIMIT // 2:  # a huge URL: the title stays, unlinked
         link = html.escape(title)
     head = f"<b>{link}</b>\n{html.escape(meta)}\n{html.escape(tags)}"  # bounded: always fits
@@ -123,7 +123,7 @@ def alert_message(row: dict[str, Any], terms: list[str], timezone: str,
         parts.pop()
     html_text = "\n\n".join(p for p in parts if p)
     # the console's layout: title, the sentence that matched (its hits at these offsets), source and time, link
-    plain = "\n".join(p for p in (title, text, meta, row["url"], tags, others) if p)
+    plain = "\n".join(p for p in (title, text, meta, url, tags, others) if p)
     hits = tuple((len(title) + 1 + a, len(title) + 1 + b) for a, b in _runs(text, spans))
     return Message(html=html_text, plain=plain, hits=hits)
 

@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from storage.db import now_iso, write
+from storage.records import QueuedAlert
 
 LEASE = timedelta(minutes=2)  # longer than any send takes, rate limiter and timeouts included
 
@@ -62,14 +63,14 @@ def record_matches(db: sqlite_utils.Database, article: dict[str, Any], matches: 
     return queued
 
 
-def pending(db: sqlite_utils.Database, *, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+def pending(db: sqlite_utils.Database, *, after_id: int = 0, limit: int = 100) -> list[QueuedAlert]:
     """Alerts waiting to be sent whose time has come, oldest first, with their article and terms.
 
     A muted chat's alerts are left out (they stay pending until the mute ends). `after_id` pages through
     them, so that one pass visits each row once.
     """
     now = now_iso()
-    return list(db.query(
+    rows = db.query(
         """
         SELECT outbox.id, outbox.chat_id, outbox.topic, outbox.attempts, outbox.story_id, outbox.queued_at,
                articles.id AS article_id, articles.title, articles.source,
@@ -83,7 +84,9 @@ def pending(db: sqlite_utils.Database, *, after_id: int = 0, limit: int = 100) -
               AND outbox.id > ?
               AND outbox.chat_id NOT IN (SELECT chat_id FROM chats WHERE muted_until > ?)
         ORDER BY outbox.id LIMIT ?
-        """, [now, now, after_id, now, limit]))
+        """, [now, now, after_id, now, limit])
+    return [QueuedAlert(**{**row, "title": row["title"] or "", "text": row["text"] or "",
+                           "terms": tuple(json.loads(row["terms"] or "[]"))}) for row in rows]
 
 
 def owner() -> str:

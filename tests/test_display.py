@@ -17,6 +17,7 @@ from alerts.dispatcher import ConsoleSender, dispatch
 from alerts.format import Message, alert_message
 from storage import articles, health, matches, outbox
 from storage.db import open_archive
+from storage.records import QueuedAlert
 from storage.search import search, search_all
 from tests.conftest import SOVEREIGN, Site, port, run_veille, write_config
 from veille.archive_output import results_lines, results_table
@@ -91,10 +92,11 @@ def test_veille_search_and_export_print_the_canonical_link(tmp_path: Path) -> No
 
 
 def alert(**changes: Any) -> Message:
-    row = {"title": "Le cloud souverain avance", "url": CLEAN, "source": "journal",
-           "published": "2026-11-20T09:05:00+00:00", "topic": "cloud-souverain",
-           "text": "Le cloud souverain avance\nPremier point sans rapport\nLe Cloud Souverain progresse vite. Fin.",
-           **changes}
+    row = QueuedAlert(**{
+        "title": "Le cloud souverain avance", "url": CLEAN, "source": "journal",
+        "published": "2026-11-20T09:05:00+00:00", "topic": "cloud-souverain",
+        "text": "Le cloud souverain avance\nPremier point sans rapport\nLe Cloud Souverain progresse vite. Fin.",
+        **changes})
     return alert_message(row, ["cloud souverain"], "Europe/Paris")
 
 

@@ -1,8 +1,10 @@
 """Alert messages: escaped Telegram HTML, hit terms in bold, Paris time, other outlets, never too long."""
 
 from html.parser import HTMLParser
+from typing import Any
 
 from alerts.format import TELEGRAM_LIMIT, alert_message
+from storage.records import QueuedAlert
 
 TITLE = "Cloud <b>souverain</b> & <script>alert(1)</script> : AT&T <fake-tag>"
 
@@ -28,10 +30,10 @@ def read(html_text: str) -> Telegramish:
     return parser
 
 
-def row(**changes: object) -> dict:
-    return {"title": TITLE, "url": "https://example.org/a?x=1&y=<2>", "source": "journal",
-            "published": "2026-11-20T09:05:00+00:00", "topic": "cloud-souverain",
-            "text": "Premier point. Le cloud souverain <i>progresse</i> & vite. Fin.", **changes}
+def row(**changes: Any) -> QueuedAlert:
+    return QueuedAlert(**{"title": TITLE, "url": "https://example.org/a?x=1&y=<2>", "source": "journal",
+                          "published": "2026-11-20T09:05:00+00:00", "topic": "cloud-souverain",
+                          "text": "Premier point. Le cloud souverain <i>progresse</i> & vite. Fin.", **changes})
 
 
 def test_title_with_markup_arrives_as_text() -> None:

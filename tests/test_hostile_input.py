@@ -40,6 +40,7 @@ from alerts.format import alert_message
 from crawler.entries import plausible_date
 from crawler.feeds import FeedError, parse_feed, repaired_utf8, strip_dtd, utf8_without_dtd
 from storage import fields, health
+from storage.records import QueuedAlert
 from tests.conftest import VEILLE, Article, Site, article_page, distinct_text, recent, rss, run_veille, write_config
 from tests.test_crawl_sources import paths, stored
 
@@ -651,7 +652,7 @@ def test_fields_are_cleaned_of_every_control_but_newline_and_tab_and_cut_to_size
     row = fields.cleaned({"title": "a\x1b[2J\u009b1m\u202eb\r\nc", "text": "l1\nl2\t\x07\x00fin", "author": "x" * 900,
                           "full_text": 1})
     assert row == {"title": "a[2J1mb c", "text": "l1\nl2\tfin", "author": "x" * 500, "full_text": 1}
-    message = alert_message({"title": "Titre \x1b]52;c;eA==\x07", "url": "http://127.0.0.1/a", "source": "s\x9b",
-                             "published": None, "text": "Le cloud\x1b[31m souverain.", "topic": "t"},
+    message = alert_message(QueuedAlert(title="Titre \x1b]52;c;eA==\x07", url="http://127.0.0.1/a", source="s\x9b",
+                                        text="Le cloud\x1b[31m souverain.", topic="t"),
                             ["cloud souverain"], "Europe/Paris")
     assert "\x1b" not in message.plain + message.html and "\x9b" not in message.plain

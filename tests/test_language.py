@@ -4,8 +4,8 @@ import pytest
 
 from alerts.config import Topic
 from alerts.matcher import Rule
-from crawler.extract import extract
 from crawler import language
+from crawler.extract import extract
 from crawler.language import detected_language
 from tests.conftest import Article, article_page, recent
 

@@ -27,6 +27,7 @@ from alerts.matcher import Matcher, Rule, match_article
 from alerts.query import QuerySyntaxError, Term, parse, positive
 from alerts.text import fold, words
 from crawler.canonical import TRACKING, article_url, canonical_url, tracking_params
+from storage.records import QueuedAlert
 from tests.conftest import run_veille
 from veille.config import KNOWN_KEYS, Config, ConfigError, load
 from veille.config import parse as parse_config
@@ -366,7 +367,7 @@ ROW = st.fixed_dictionaries({"title": long(TEXT), "url": long(ANY_URL), "source"
           "topic": "t"}, [], [])  # OverflowError: past the calendar once in Paris time
 def test_an_alert_is_valid_telegram_html_within_the_limit(row: dict[str, Any], terms: list[str],
                                                            also_in: list[str]) -> None:
-    assert_valid_telegram_html(alert_message(row, terms, "Europe/Paris", also_in).html)
+    assert_valid_telegram_html(alert_message(QueuedAlert(**row), terms, "Europe/Paris", also_in).html)
 
 
 SUMMARY_ROW = st.fixed_dictionaries({"story_id": st.integers(1, 5), "title": long(TEXT, 500),
@@ -381,9 +382,9 @@ SUMMARY_ROW = st.fixed_dictionaries({"story_id": st.integers(1, 5), "title": lon
            "topic": "t"}], 1, True)
 def test_a_digest_is_valid_telegram_html_within_the_limit_and_covers_every_row(
         rows: list[dict[str, Any]], count: int, digest: bool) -> None:
-    rows = [{**row, "id": i} for i, row in enumerate(rows)]
-    parts = summary(rows, digest_heading(count) if digest else folded_heading(count), "Europe/Paris")
+    alerts = [QueuedAlert(**row, id=i) for i, row in enumerate(rows)]
+    parts = summary(alerts, digest_heading(count) if digest else folded_heading(count), "Europe/Paris")
     for part in parts:
         assert_valid_telegram_html(part.message.html)
     delivered = [i for part in parts for i in part.row_ids]
-    assert sorted(delivered) == [row["id"] for row in rows]
+    assert sorted(delivered) == [alert.id for alert in alerts]

@@ -1,0 +1,25 @@
+"""The typed records storage hands to the other rooms (rather than rows named after columns)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """One outbox row due to be sent: the article as the alert shows it, the topic and the words it matched.
+
+    `id` is the outbox row's, `attempts` how many sends failed before; `url` is the canonical link.
+    """
+
+    title: str
+    url: str
+    source: str
+    topic: str
+    published: str | None = None
+    text: str = ""
+    terms: tuple[str, ...] = ()
+    id: int = 0
+    chat_id: int = 0
+    story_id: int = 0
+    article_id: int = 0
+    attempts: int = 0
+    queued_at: str = ""
