@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.text import fold, stem, words
 from storage.fields import printable
+from storage.text import fold, stem, words
 
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300

@@ -16,9 +16,9 @@ from typing import Any
 import sqlite_utils
 
 from alerts.config import Topic
-from alerts.query import AllOf, AnyOf, Near, Node, Not, Term, parse
-from alerts.text import stem, words
 from storage import chats, outbox, topics
+from storage.query import AllOf, AnyOf, Near, Node, Not, Term, parse
+from storage.text import stem, words
 
 FIELDS = ("title", "text")
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from alerts.text import stem, words
+from storage.text import stem, words
 
 
 class QuerySyntaxError(ValueError):
