@@ -1,5 +1,7 @@
 """One folding for every room: the same spellings give the same words to topics, to search and to stories."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sqlite_utils
@@ -9,6 +11,7 @@ from alerts.matcher import Rule, match_article
 from storage import boilerplate, open_archive, stories
 from storage.articles import store
 from storage.search import search
+from tests.conftest import search_json, write_config
 
 # (as an article writes it, as a reader types it, the words both are); the first ones differ in the index
 CASES = [
@@ -70,6 +73,17 @@ def test_search_finds_either_spelling_whichever_is_typed(written: str, typed: st
     assert {r["id"] for r in search(db, f'"{written}"', all_copies=True)} == {as_written, as_typed}
     found = {r["id"] for r in search(db, typed, all_copies=True)}
     assert found == ({as_typed} if written in INDEX_KEEPS else {as_written, as_typed})
+
+
+def test_veille_search_finds_ligatures_and_full_width_letters_typed_plainly(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.yaml", [])
+    db = open_archive(tmp_path / "veille.db")
+    url = "https://example.org/ligatures"
+    store(db, {"url": url, "canonical_url": url, "guid": "1", "source": "s", "title": "La ﬁnance de Ｇａｉａ-Ｘ",
+               "text": "Une note de la Straße.", "full_text": True})
+    db.conn.commit()
+    for query in ("finances", "Gaia-X", "strasse"):
+        assert [r["url"] for r in search_json(config, query)] == [url], query
 
 
 def test_index_words_are_what_the_archive_index_holds() -> None:
