@@ -9,6 +9,9 @@ and their boilerplate, and the names of discovered sources.
 
 Hyphens, apostrophes and spaces all separate words, so `Gaia X`, `Gaïa-X` and `GAIA-X` are the same
 words; an elided article or pronoun (`l'`, `d'`, `qu'`, `jusqu'`...) is dropped, so `l'ANSSI` is `anssi`.
+
+The archive's FTS5 index folds less (case and accents only): `index_words` says what it holds, and
+`index_spellings` the spellings a search asks it for, so that search finds what topics match.
 """
 
 import re

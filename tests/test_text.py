@@ -1,5 +1,6 @@
 """One folding for every room: the same spellings give the same words to topics, to search and to stories."""
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,12 @@ def test_discovered_source_names_fold_as_topics_do() -> None:
 
     assert source_name("ℌebdo de l'Œuvre : ﬁnance & Ｇａｉａ, Łódź", "https://x.example/") == \
         "hebdo-de-l-oeuvre-finance-gaia-lodz"
+
+
+def test_storage_imports_nothing_of_ours_but_storage() -> None:
+    ours = {"alerts", "crawler", "veille"}
+    for path in (Path(__file__).parents[1] / "storage").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.split(".")[0] in ours], f"{path.name} imports {names}"
