@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
-import sqlite_utils
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
@@ -17,7 +16,7 @@ from alerts import buttons, replies
 from alerts.access import Refusals, TokenBucket, known_chats, manages_chat
 from alerts.config import TelegramConfig, Topic
 from alerts.format import local_time
-from storage import SearchSyntaxError, chats, health, matches, outbox
+from storage import Archive, SearchSyntaxError, chats, health, matches, outbox
 from storage.search import search
 from storage.units import format_duration, parse_duration
 
@@ -35,7 +34,7 @@ class BotState:
 
     telegram: TelegramConfig
     topics: Sequence[Topic]
-    archive: sqlite_utils.Database
+    archive: Archive
     timezone: str = "Europe/Paris"
     bucket: TokenBucket = field(default_factory=TokenBucket)
     refusals: Refusals = field(default_factory=Refusals)
@@ -48,10 +47,10 @@ class BotState:
         """The topics config.yaml sends to this chat."""
         return {t.name for t in self.topics if chat_id in t.chats}
 
-    def allowed(self, chat_id: int, user_id: int | None) -> bool:
+    async def allowed(self, chat_id: int, user_id: int | None) -> bool:
         """Chats named in config, chats subscribed by an admin, and the admins themselves anywhere."""
         return (chat_id in known_chats(self.telegram, self.topics) or user_id in self.telegram.admins
-                or chat_id in chats.subscribed_chats(self.archive))
+                or chat_id in await self.archive.read(chats.subscribed_chats))
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -76,7 +75,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None or not (update.message or update.callback_query):
         raise ApplicationHandlerStop
     user_id = user.id if user else None
-    if not state.allowed(chat.id, user_id):
+    if not await state.allowed(chat.id, user_id):
         if state.refusals.first(chat.id):
             log.warning("refused chat %s (user %s): not in config; to send it alerts, add %s to a topic's chats",
                         chat.id, user_id, chat.id)
@@ -94,8 +93,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _reply(update, replies.help_text(_lang(update)))
 
 
-def _topics_view(state: BotState, chat_id: int, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    from_config, subscribed = state.config_topics(chat_id), chats.subscriptions_of(state.archive, chat_id)
+async def _topics_view(state: BotState, chat_id: int, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    from_config, subscribed = state.config_topics(chat_id), await state.archive.read(chats.subscriptions_of, chat_id)
     text = replies.topics_text(lang, state.topics, from_config, subscribed)
     followed = from_config | subscribed
     keys = []
@@ -110,10 +109,10 @@ def _topics_view(state: BotState, chat_id: int, lang: str) -> tuple[str, InlineK
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The topics, their description, whether this chat follows each, with buttons to change that."""
     assert update.effective_chat is not None
-    await _reply(update, *_topics_view(_state(context), update.effective_chat.id, _lang(update)))
+    await _reply(update, *await _topics_view(_state(context), update.effective_chat.id, _lang(update)))
 
 
-def _change(state: BotState, update: Update, name: str, follow: bool) -> str:
+async def _change(state: BotState, update: Update, name: str, follow: bool) -> str:
     """Subscribe or unsubscribe this chat; the answer to give."""
     chat, user, lang = update.effective_chat, update.effective_user, _lang(update)
     assert chat is not None
@@ -123,12 +122,12 @@ def _change(state: BotState, update: Update, name: str, follow: bool) -> str:
     if chat.type != ChatType.PRIVATE and (user is None or user.id not in state.telegram.admins):
         return replies.say(lang, "group_admin_only")
     if follow:
-        done = chats.subscribe(state.archive, chat.id, topic.name)
+        done = await state.archive.write(chats.subscribe, chat.id, topic.name)
         log.info("chat %s subscribed to %s", chat.id, topic.name)
         return replies.say(lang, "subscribed" if done else "already_subscribed", topic=topic.name)
     if topic.name in state.config_topics(chat.id):
         return replies.say(lang, "config_chat", topic=topic.name)
-    done = chats.unsubscribe(state.archive, chat.id, topic.name)
+    done = await state.archive.write(chats.unsubscribe, chat.id, topic.name)
     log.info("chat %s unsubscribed from %s", chat.id, topic.name)
     return replies.say(lang, "unsubscribed" if done else "not_subscribed", topic=topic.name)
 
@@ -150,7 +149,7 @@ async def _subscription_command(update: Update, context: ContextTypes.DEFAULT_TY
         await _reply(update, replies.say(_lang(update), "usage_subscribe", command=command,
                                          topics=", ".join(t.name for t in state.topics)))
         return
-    await _reply(update, _change(state, update, " ".join(context.args), follow))
+    await _reply(update, await _change(state, update, " ".join(context.args), follow))
 
 
 async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -181,8 +180,8 @@ async def _follow(update: Update, state: BotState, asked: buttons.Follow) -> Non
     """A topic button: follow or stop following, then redraw the list."""
     query, chat = update.callback_query, update.effective_chat
     assert query is not None and chat is not None
-    await _answer(query, _change(state, update, asked.topic, follow=asked.on))
-    text, markup = _topics_view(state, chat.id, _lang(update))
+    await _answer(query, await _change(state, update, asked.topic, follow=asked.on))
+    text, markup = await _topics_view(state, chat.id, _lang(update))
     if query.message is not None:
         try:
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
@@ -208,14 +207,14 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _reply(update, replies.say(lang, "unknown_topic", topic=words[0],
                                              topics=", ".join(t.name for t in state.topics)))
             return
-    rows = matches.latest(state.archive, topic.name if topic else None, count)
+    rows = await state.archive.read(matches.latest, topic.name if topic else None, count)
     await _reply(update, replies.latest_text(lang, rows, state.timezone))
 
 
-def _search_page(state: BotState, lang: str, query: str, offset: int,
+async def _search_page(state: BotState, lang: str, query: str, offset: int,
                  search_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of results, and a "more" button when there are more."""
-    rows = search(state.archive, query, limit=offset + PAGE + 1)[offset:]
+    rows = (await state.archive.read(search, query, limit=offset + PAGE + 1))[offset:]
     data, more = buttons.more_data(search_id, offset + PAGE), None
     if len(rows) > PAGE and data is not None:
         more = InlineKeyboardMarkup([[InlineKeyboardButton(replies.say(lang, "more"), callback_data=data)]])
@@ -233,7 +232,7 @@ async def search_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     searches: dict[int, str] = context.chat_data.setdefault("searches", {})
     search_id = max(searches, default=0) + 1
     try:
-        text, more = _search_page(state, lang, query, 0, search_id)
+        text, more = await _search_page(state, lang, query, 0, search_id)
     except SearchSyntaxError:
         await _reply(update, replies.say(lang, "search_syntax", suggestion=replies.plain_query(query)))
         return
@@ -252,7 +251,7 @@ async def _more(update: Update, context: ContextTypes.DEFAULT_TYPE, asked: butto
     if text is None:
         await _reply(update, replies.say(_lang(update), "search_expired"))
         return
-    await _reply(update, *_search_page(_state(context), _lang(update), text, asked.offset, asked.search_id))
+    await _reply(update, *await _search_page(_state(context), _lang(update), text, asked.offset, asked.search_id))
 
 
 async def _may_mute(update: Update, state: BotState) -> bool:
@@ -280,7 +279,7 @@ async def mute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, replies.say(lang, "usage_mute", max=format_duration(MUTE_MAX)))
         return
     until = datetime.now(UTC) + length
-    chats.mute(state.archive, chat.id, until)
+    await state.archive.write(chats.mute, chat.id, until)
     log.info("chat %s muted for %s", chat.id, format_duration(length))
     await _reply(update, replies.say(lang, "muted", until=local_time(until.isoformat(), state.timezone)))
 
@@ -291,7 +290,7 @@ async def unmute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_chat is not None
     if not await _may_mute(update, state):
         return
-    chats.unmute(state.archive, update.effective_chat.id)
+    await state.archive.write(chats.unmute, update.effective_chat.id)
     await _reply(update, replies.say(_lang(update), "unmuted"))
 
 
@@ -305,8 +304,8 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         running = version("veille")
     except PackageNotFoundError:
         running = "?"
-    await _reply(update, replies.status_text(lang, health.all_sources(state.archive), outbox.counts(state.archive),
-                                             running, state.timezone))
+    sources, counts = await state.archive.read(health.all_sources), await state.archive.read(outbox.counts)
+    await _reply(update, replies.status_text(lang, sources, counts, running, state.timezone))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TextIO
 
-import sqlite_utils
 import telegram
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -28,7 +27,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Re
 from alerts.config import DeliveryRules, Policy
 from alerts.digest import digest_heading, folded_heading, summary
 from alerts.format import Message, alert_message
-from storage import outbox
+from storage import Archive, outbox
 
 log = logging.getLogger("veille.alerts")
 MAX_BACKOFF = 300.0
@@ -144,14 +143,14 @@ class _Accepted:
 
 
 # per archive: written before anything else is sent, so that the archive, once writable, says they went out
-_unrecorded: weakref.WeakKeyDictionary[sqlite_utils.Database, list[_Accepted]] = weakref.WeakKeyDictionary()
+_unrecorded: weakref.WeakKeyDictionary[Archive, list[_Accepted]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
 class _Pass:
     """The state of one delivery pass: alerts gathered for summaries, and sends counted per chat."""
 
-    db: sqlite_utils.Database
+    archive: Archive
     sender: Sender
     timezone: str
     now: datetime
@@ -172,23 +171,23 @@ class _Pass:
         """Claim the rows of one message, send it, and mark them sent the moment it is accepted, or record
         why not. False if it was not sent (another process holds a row, or the channel said no)."""
         ids = [r["id"] for r in rows]
-        if self.stopping.is_set() or not outbox.claim(self.db, ids):
+        if self.stopping.is_set() or not await self.archive.write(outbox.claim, ids):
             return False
         try:
             message_id = await self._send(chat_id, message)
         except DeliveryError as exc:
-            _record_failure(self.db, chat_id, ids, max(r["attempts"] for r in rows), exc, self.report)
+            await _record_failure(self.archive, chat_id, ids, max(r["attempts"] for r in rows), exc, self.report)
             if not exc.permanent:  # a chat in trouble waits for a later pass, not to hold the others up
                 self.troubled.add(chat_id)
             return False
         except Exception:  # not sent (a rejected token): the rows go back to pending
-            outbox.release(self.db, ids)
+            await self.archive.write(outbox.release, ids)
             raise
         # a cancelled send keeps its claim: it may have gone out, and is sent again once the lease ends
         try:
-            outbox.mark_sent(self.db, ids, message_id, delivery)
+            await self.archive.write(outbox.mark_sent, ids, message_id, delivery)
         except Exception:
-            _unrecorded.setdefault(self.db, []).append(_Accepted(ids, message_id, delivery))
+            _unrecorded.setdefault(self.archive, []).append(_Accepted(ids, message_id, delivery))
             raise
         self.report.sent += 1
         return True
@@ -201,7 +200,7 @@ class _Pass:
         except DeliveryError as exc:
             if exc.migrated_to is None or exc.migrated_to == target:
                 raise
-            outbox.record_migration(self.db, chat_id, exc.migrated_to)
+            await self.archive.write(outbox.record_migration, chat_id, exc.migrated_to)
             self.moved[chat_id] = exc.migrated_to
             log.warning("chat %d became the supergroup %d: alerts go there now; replace %d by %d in config.yaml",
                         chat_id, exc.migrated_to, chat_id, exc.migrated_to)
@@ -214,16 +213,20 @@ class _Pass:
         if chat_id in self.troubled:
             return
         if chat_id not in self.sent_this_hour:
-            self.sent_this_hour[chat_id] = outbox.count_sent_since(self.db, chat_id, self.hour_ago)
+            self.sent_this_hour[chat_id] = await self.archive.read(outbox.count_sent_since, chat_id, self.hour_ago)
         if max_per_hour is not None and self.sent_this_hour[chat_id] >= max_per_hour:
             self.folded.setdefault(chat_id, []).extend(rows)
             return
-        also_in = outbox.other_outlets(self.db, row["article_id"], row["story_id"], row["source"])
+        also_in = await self.archive.read(outbox.other_outlets, row["article_id"], row["story_id"], row["source"])
         terms = list(dict.fromkeys(t for r in rows for t in json.loads(r["terms"] or "[]")))
         topics = list(dict.fromkeys(r["topic"] for r in rows))
         message = alert_message(row, terms, self.timezone, also_in, topics=topics)
         if await self.send(chat_id, message, rows, "alert"):
             self.sent_this_hour[chat_id] += 1
+
+    async def _folded_lately(self, chat_id: int) -> bool:
+        """Whether this chat was sent an "N more" message in the last hour."""
+        return bool(await self.archive.read(outbox.sent_since, chat_id, self.hour_ago, "folded"))
 
     async def summaries(self) -> None:
         """Send the digests that are due, then the "N more" messages (at most one per chat and hour)."""
@@ -234,7 +237,7 @@ class _Pass:
                     break
                 await self.send(chat_id, part.message, [r for r in rows if r["id"] in part.row_ids], "digest")
         for chat_id, rows in self.folded.items():
-            if chat_id in self.troubled or outbox.sent_since(self.db, chat_id, self.hour_ago, "folded"):
+            if chat_id in self.troubled or await self._folded_lately(chat_id):
                 self.report.held += len(rows)
                 continue
             stories = len({r["story_id"] for r in rows})
@@ -244,7 +247,7 @@ class _Pass:
                 await self.send(chat_id, part.message, [r for r in rows if r["id"] in part.row_ids], "folded")
 
 
-async def dispatch(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
+async def dispatch(archive: Archive, sender: Sender, timezone: str, *,
                    rules: DeliveryRules | None = None, now: datetime | None = None,
                    stopping: asyncio.Event | None = None) -> DispatchReport:
     """Send every pending alert whose time has come, marking each one as soon as its fate is known.
@@ -253,14 +256,14 @@ async def dispatch(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
     chat's hourly cap are folded into one message.
     """
     rules = rules or DeliveryRules()
-    _record_accepted(db)
-    outbox.release_orphans(db)
-    state = _Pass(db, sender, timezone, now or datetime.now(UTC), moved=outbox.migrations(db),
+    await _record_accepted(archive)
+    await archive.write(outbox.release_orphans)
+    state = _Pass(archive, sender, timezone, now or datetime.now(UTC), moved=await archive.read(outbox.migrations),
                   stopping=stopping or asyncio.Event())
     # a chat whose oldest alert waits for its retry is served in order: nothing of it overtakes that alert
-    state.troubled |= outbox.deferred_chats(db)
+    state.troubled |= await archive.read(outbox.deferred_chats)
     last_id = 0
-    while rows := outbox.pending(db, after_id=last_id):
+    while rows := await archive.read(outbox.pending, after_id=last_id):
         last_id = rows[-1]["id"]
         alone: dict[tuple[int, int], tuple[list[dict], int | None]] = {}  # one message per story and chat
         for row in rows:
@@ -280,31 +283,31 @@ async def dispatch(db: sqlite_utils.Database, sender: Sender, timezone: str, *,
     return state.report
 
 
-def _record_accepted(db: sqlite_utils.Database) -> None:
+async def _record_accepted(archive: Archive) -> None:
     """Mark sent what the channel accepted while the archive could not be written; raises while it still
     cannot (then nothing else is sent)."""
-    waiting = _unrecorded.get(db, [])
+    waiting = _unrecorded.get(archive, [])
     while waiting:
         accepted = waiting[0]
-        outbox.mark_sent(db, accepted.row_ids, accepted.message_id, accepted.delivery)
+        await archive.write(outbox.mark_sent, accepted.row_ids, accepted.message_id, accepted.delivery)
         waiting.pop(0)
 
 
-def _record_failure(db: sqlite_utils.Database, chat_id: int, ids: list[int], attempts: int,
+async def _record_failure(archive: Archive, chat_id: int, ids: list[int], attempts: int,
                     exc: DeliveryError, report: DispatchReport) -> None:
     if exc.permanent:
         log.error("alerts %s to chat %d failed for good: %s", ids, chat_id, exc)
-        outbox.mark_failed(db, ids, str(exc))
+        await archive.write(outbox.mark_failed, ids, str(exc))
         report.failed += 1
         return
     delay = exc.retry_after if exc.retry_after is not None else min(2.0 ** (attempts + 1), MAX_BACKOFF)
     log.warning("alerts %s to chat %d deferred %.0fs: %s", ids, chat_id, delay, exc)
     not_before = (datetime.now(UTC) + timedelta(seconds=delay)).replace(microsecond=0).isoformat()
-    outbox.mark_retry(db, ids, str(exc), not_before)
+    await archive.write(outbox.mark_retry, ids, str(exc), not_before)
     report.deferred += 1
 
 
-async def deliver(db: sqlite_utils.Database, sender: Sender, timezone: str, *, patience: float = 30.0,
+async def deliver(archive: Archive, sender: Sender, timezone: str, *, patience: float = 30.0,
                   rules: DeliveryRules | None = None, stopping: asyncio.Event | None = None) -> DispatchReport:
     """Dispatch what is due, then wait up to `patience` seconds in all for alerts deferred after a failure.
 
@@ -315,11 +318,11 @@ async def deliver(db: sqlite_utils.Database, sender: Sender, timezone: str, *, p
     deadline = loop.time() + patience
     total = DispatchReport()
     while True:
-        report = await dispatch(db, sender, timezone, rules=rules, stopping=stopping)
+        report = await dispatch(archive, sender, timezone, rules=rules, stopping=stopping)
         total.sent += report.sent
         total.failed += report.failed
         total.deferred = report.deferred
-        wait = outbox.next_due_in(db)
+        wait = await archive.read(outbox.next_due_in)
         # due now yet nothing moved: what is left is held (mute, quiet hours, digest), not failing
         stuck = wait == 0.0 and not report.sent and not report.deferred
         if stuck or wait is None or loop.time() + wait > deadline or (stopping and stopping.is_set()):

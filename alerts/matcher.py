@@ -6,6 +6,7 @@ with text × terms. A rule is a pure function of its Topic (`Rule.compile`), so 
 recompiling it.
 """
 
+import asyncio
 import bisect
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,10 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlite_utils
-
 from alerts.config import Topic
-from storage import chats, outbox, topics
+from storage import Archive, chats, outbox, topics
 from storage.query import AllOf, AnyOf, Near, Node, Not, Term, parse
 from storage.text import stem, words
 
@@ -255,25 +254,33 @@ def is_recent(article: dict[str, Any], max_age: timedelta, now: datetime) -> boo
     return now - when <= max_age
 
 
-def match_pending(db: sqlite_utils.Database, topic_list: Sequence[Topic], max_age: timedelta,
-                  now: datetime | None = None) -> int:
+async def match_pending(archive: Archive, topic_list: Sequence[Topic], max_age: timedelta,
+                        now: datetime | None = None) -> int:
     """Run every article not yet matched through the topics; queue alerts for recent ones.
 
     Each article's matches and alerts are written in one transaction with its matched mark, so a
-    pass killed halfway resumes where it stopped. The rule each topic ran with is recorded, for
-    `veille topics test --diff`. Returns the number of alerts queued.
+    pass killed halfway resumes where it stopped; the matching itself runs in a thread, off the loop.
+    The rule each topic ran with is recorded, for `veille topics test --diff`. Returns the number of
+    alerts queued.
     """
     rules = Matcher([Rule.compile(t) for t in topic_list])
-    for t in topic_list:
-        topics.record_rule(db, t.name, t.rule_json())
-    subscribed = chats.subscribers(db)
+    await archive.write(topics.record_rules, {t.name: t.rule_json() for t in topic_list})
+    subscribed = await archive.read(chats.subscribers)
     queued = 0
-    while batch := outbox.unmatched(db):
-        for article in batch:
-            found = match_article(rules, article["title"], article["text"], article)
-            matches = [outbox.Match(rule.topic.name, hits,
-                                    sorted(set(rule.topic.chats) | subscribed.get(rule.topic.name, set())))
-                       for rule, hits in found]
-            recent = is_recent(article, max_age, now or datetime.now(UTC))
-            queued += outbox.record_matches(db, article, matches, alert=recent)
+    while batch := await archive.read(outbox.unmatched):
+        found = await asyncio.to_thread(_match_batch, rules, batch, subscribed, max_age, now or datetime.now(UTC))
+        for article, matches, recent in found:
+            queued += await archive.write(outbox.record_matches, article, matches, alert=recent)
     return queued
+
+
+def _match_batch(rules: Matcher, batch: list[dict[str, Any]], subscribed: dict[str, set[int]],
+                 max_age: timedelta, now: datetime) -> list[tuple[dict[str, Any], list[outbox.Match], bool]]:
+    """Each article of the batch with its matches (and the chats to tell), and whether it is recent."""
+    found = []
+    for article in batch:
+        matches = [outbox.Match(rule.topic.name, hits,
+                                sorted(set(rule.topic.chats) | subscribed.get(rule.topic.name, set())))
+                   for rule, hits in match_article(rules, article["title"], article["text"], article)]
+        found.append((article, matches, is_recent(article, max_age, now)))
+    return found

@@ -13,6 +13,7 @@ extraction does.
 """
 
 import argparse
+import asyncio
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from bench.site import NewsSite, article_path, feed_path
 from crawler.canonical import canonical_url
 from crawler.extract import extract
 from crawler.feeds import parse_feed
-from storage import articles, open_archive, stories
+from storage import Archive, articles, open_archive, stories
 from veille.config import Config
 
 T = TypeVar("T")
@@ -82,7 +83,9 @@ def main() -> None:
                            "guid": entry.guid, "title": entry.title, "text": found.text, "author": found.author,
                            "published": entry.published, "language": "fr", "full_text": True}
                     clock.time("store", articles.store, db, row)
-            clock.time("match", match_pending, db, config.topics, timedelta(days=30))
+            db.conn.commit()
+            with Archive.open(Path(tmp) / "veille.db") as archive:  # matching runs in a thread: CPU time counts it
+                clock.time("match", lambda: asyncio.run(match_pending(archive, config.topics, timedelta(days=30))))
         finally:
             stories.assign = real_assign
         db.close()

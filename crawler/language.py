@@ -10,6 +10,7 @@ every worker it forks has it.
 """
 
 import functools
+import logging
 import re
 
 from lxml.html import HtmlElement
@@ -24,13 +25,20 @@ OVERRULE_CONFIDENCE = 0.999
 # the detector reads this much: the language of an article is settled well before its end
 SAMPLE_CHARS = 3000
 
+log = logging.getLogger("veille.crawl")
 _TAG = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]+)*", re.IGNORECASE)
 
 
 @functools.cache
-def identifier() -> LanguageIdentifier:
-    """py3langid's identifier, with probabilities (loaded once per process)."""
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+def identifier() -> LanguageIdentifier | None:
+    """py3langid's identifier, with probabilities (loaded once per process); None, said once, when it cannot be
+    loaded (py3langid unpacks its model into a temporary file: a full disk), and the text's language is then
+    not detected: the crawl goes on."""
+    try:
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    except OSError as exc:
+        log.warning("the language model cannot be loaded (%s): languages are only those pages declare", exc)
+        return None
 
 
 def declared_language(tree: HtmlElement) -> str | None:
@@ -50,7 +58,10 @@ def detected_language(text: str, min_chars: int = MIN_CHARS,
     """The language a text is written in, or None when it is too short or the detector unsure."""
     if len(text) < min_chars:
         return None
-    language, confidence = identifier().classify(text[:SAMPLE_CHARS])
+    model = identifier()
+    if model is None:
+        return None
+    language, confidence = model.classify(text[:SAMPLE_CHARS])
     # the model also knows languages without an ISO 639-1 code (gug, yue) and "zxx", no language at all
     return str(language) if confidence >= min_confidence and len(language) == 2 else None
 

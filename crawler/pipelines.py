@@ -1,6 +1,5 @@
 """Item pipelines: the hand-over from the crawler to the archive."""
 
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -9,8 +8,7 @@ from scrapy.crawler import Crawler
 from crawler.entries import plausible_date
 from crawler.items import ArticleItem
 from crawler.spiders import SourceSpider
-from storage import articles, fields
-from storage.errors import describe
+from storage import StorageError, articles, fields
 
 
 class StoragePipeline:
@@ -23,7 +21,7 @@ class StoragePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         assert isinstance(item, ArticleItem)
         stats = self.crawler.stats
         assert stats is not None
@@ -36,9 +34,9 @@ class StoragePipeline:
             spider.collected.append(ArticleItem(**fields.cleaned(item.as_row())))  # as the archive would hold it
             return item
         try:
-            stored = articles.store(spider.archive, item.as_row())
-        except sqlite3.Error as exc:  # locked past the busy timeout, disk full: this crawl's error
-            spider.errors.append(f"{describe(exc)}: articles not stored, fetched again next round")
+            stored = await spider.archive.write(articles.store, item.as_row())
+        except StorageError as exc:  # locked past the busy timeout, disk full: this crawl's error
+            spider.errors.append(f"{exc}: articles not stored, fetched again next round")
             return item
         if stored.new:
             stats.inc_value("veille/items_new")

@@ -3,13 +3,11 @@
 import asyncio
 import dataclasses
 import logging
-import sqlite3
 import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import sqlite_utils
 from scrapy.crawler import AsyncCrawlerRunner, Crawler
 
 from crawler import budget
@@ -17,8 +15,7 @@ from crawler.config import CrawlConfig, Source
 from crawler.items import ArticleItem
 from crawler.settings import crawl_settings
 from crawler.spiders import SourceSpider
-from storage import health
-from storage.errors import describe
+from storage import Archive, StorageError, health
 from storage.units import format_duration
 
 log = logging.getLogger("veille.crawl")
@@ -59,22 +56,22 @@ class CrawlReport:
     skipped_until: str | None = None
 
 
-async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_utils.Database) -> CrawlReport:
+async def crawl_source(source: Source, defaults: CrawlConfig, archive: Archive) -> CrawlReport:
     """Crawl one source once, store its new articles, record its health, and say how it went.
 
     A source backing off after failures is skipped until its next attempt time.
     """
     interval = source.interval or defaults.interval
-    until = health.backing_off(archive, source.name, slack=interval / 10)
+    until = await archive.read(health.backing_off, source.name, slack=interval / 10)
     if until:
         log.info("source %s: backing off after failures until %s", source.name, until)
         return CrawlReport(source.name, 0, 0, None, 0.0, skipped_until=until)
     report, _ = await run_spider(source, defaults, archive)
     try:
-        health.record_crawl(archive, source.name, error=report.error, seen=report.seen, new=report.new,
-                            interval=interval, ceiling=defaults.max_backoff)
-    except sqlite3.Error as exc:  # the archive cannot be written: said below, tried again next round
-        report = dataclasses.replace(report, error=report.error or describe(exc))
+        await archive.write(health.record_crawl, source.name, error=report.error, seen=report.seen,
+                            new=report.new, interval=interval, ceiling=defaults.max_backoff)
+    except StorageError as exc:  # the archive cannot be written: said below, tried again next round
+        report = dataclasses.replace(report, error=report.error or str(exc))
     if report.error:
         log.error("source %s: %s (%.1fs)", source.name, report.error, report.seconds)
     else:
@@ -83,7 +80,7 @@ async def crawl_source(source: Source, defaults: CrawlConfig, archive: sqlite_ut
 
 
 async def run_spider(source: Source, defaults: CrawlConfig,
-                     archive: sqlite_utils.Database | None) -> tuple[CrawlReport, list[ArticleItem]]:
+                     archive: Archive | None) -> tuple[CrawlReport, list[ArticleItem]]:
     """One crawl of one source: stored in `archive`, or only collected and returned when it is None.
 
     Waits for a free slot first (CONCURRENT_SOURCES); the time reported is the crawl's, not the wait's.
@@ -113,16 +110,16 @@ async def run_spider(source: Source, defaults: CrawlConfig,
         error = f"crawl cut short ({reason or 'not finished'})"
     if error is None and isinstance(spider, SourceSpider) and spider.validators and archive is not None:
         try:  # every article is stored: the next crawl may ask "modified since?"
-            health.save_validators(archive, source.name, *spider.validators)
-        except sqlite3.Error as exc:
-            error = describe(exc)
+            await archive.write(health.save_validators, source.name, *spider.validators)
+        except StorageError as exc:
+            error = str(exc)
     report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
                          int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)
     return report, spider.collected if isinstance(spider, SourceSpider) else []
 
 
 async def crawl_all(sources: Iterable[Source], defaults: CrawlConfig,
-                    archive: sqlite_utils.Database) -> list[CrawlReport]:
+                    archive: Archive) -> list[CrawlReport]:
     """Crawl every enabled source concurrently; a failing source never stops the others."""
     jobs = [crawl_source(s, defaults, archive) for s in sources if s.enabled]
     return list(await asyncio.gather(*jobs))

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
 import scrapy
-import sqlite_utils
 from pebble.common import ProcessExpired
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError
@@ -31,7 +30,7 @@ from crawler.items import ArticleItem
 from crawler.middlewares import AddressRefused
 from crawler.sitemaps import SitemapLink, is_recent, read_sitemap_body
 from crawler.workers import run_bounded
-from storage import articles, health
+from storage import Archive, articles, health
 
 T = TypeVar("T")
 
@@ -41,7 +40,7 @@ class SourceSpider(scrapy.Spider):
 
     name = "veille"
 
-    def __init__(self, source: Source, archive: sqlite_utils.Database | None, defaults: CrawlConfig | None = None,
+    def __init__(self, source: Source, archive: Archive | None, defaults: CrawlConfig | None = None,
                  dry_run: bool = False, **kwargs: Any) -> None:
         super().__init__(name=source.name, **kwargs)
         self.source = source
@@ -72,7 +71,9 @@ class SourceSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         headers = {}
-        seen = {} if self.dry_run or self.archive is None else health.validators(self.archive, self.source.name)
+        seen = {}
+        if self.archive is not None and not self.dry_run:
+            seen = await self.archive.read(health.validators, self.source.name)
         if "etag" in seen:
             headers["If-None-Match"] = seen["etag"]
         if "last_modified" in seen:
@@ -119,10 +120,10 @@ class SourceSpider(scrapy.Spider):
         if entries is None:
             return
         self._remember_validators(response)
-        for request in self.follow(response, self._matching(entries)):
+        async for request in self.follow(response, self._matching(entries)):
             yield request
 
-    def parse_listing(self, response: Response) -> Iterator[Request]:
+    async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         """Read the article links (`links:`) of a listing page, and its next page (`follow:`) up to `max_pages`."""
         if response.status == 304:
             return
@@ -141,12 +142,14 @@ class SourceSpider(scrapy.Spider):
             self.errors.append(f"{response.url}: no link matches links: {self.source.links!r}")
             return
         self._remember_validators(response)
-        yield from self.follow(response, self._matching(entries))
+        async for request in self.follow(response, self._matching(entries)):
+            yield request
         page = int(response.meta.get("page", 1))
         next_href = response.css(self.source.follow).attrib.get("href") if self.source.follow else None
         if next_href and page < self.source.max_pages:
-            yield from self._request(response, next_href, callback=self.parse_listing, errback=self.source_failed,
-                                     meta={"page": page + 1})
+            for request in self._request(response, next_href, callback=self.parse_listing,
+                                         errback=self.source_failed, meta={"page": page + 1}):
+                yield request
 
     async def parse_sitemap(self, response: Response) -> AsyncIterator[Request]:
         """Read a sitemap (recent, matching entries) or a sitemap index (its recent child sitemaps)."""
@@ -166,7 +169,7 @@ class SourceSpider(scrapy.Spider):
             return
         entries = [Entry(link=link.loc, guid=None, title=link.title, summary="", author=None,
                          published=link.date) for link in links]
-        for request in self.follow(response, self._matching(entries)):
+        async for request in self.follow(response, self._matching(entries)):
             yield request
 
     def _children(self, response: Response, links: list[SitemapLink]) -> Iterator[Request]:
@@ -212,7 +215,7 @@ class SourceSpider(scrapy.Spider):
         pattern = re.compile(self.source.match) if self.source.match else None
         return [e for e in entries if pattern is None or pattern.search(e.link)]
 
-    def follow(self, response: Response, entries: list[Entry]) -> Iterator[Request]:
+    async def follow(self, response: Response, entries: list[Entry]) -> AsyncIterator[Request]:
         """Request the page of every web entry the archive does not hold yet, up to `max_articles`."""
         by_url: dict[str, Entry] = {}
         guids: set[str] = set()
@@ -230,9 +233,11 @@ class SourceSpider(scrapy.Spider):
             self._skipped(response, reason, links)
         held: set[str] = set()
         if self.archive is not None and not self.dry_run:
-            held = articles.known(self.archive, self.source.name, by_url, [e.guid for e in entries if e.guid])
-            # not fetched again, but this source carried it too: "also in" and per-source counts say so
-            articles.also_carried(self.archive, self.source.name, {u: e.link for u, e in by_url.items() if u in held})
+            held = await self.archive.read(articles.known, self.source.name, list(by_url),
+                                           [e.guid for e in entries if e.guid])
+            if held:  # not fetched again, but this source carried it too: "also in" and counts say so
+                await self.archive.write(articles.also_carried, self.source.name,
+                                         {u: e.link for u, e in by_url.items() if u in held})
         for url, entry in by_url.items():
             if url in held or (entry.guid and entry.guid in held) or self.followed >= self.max_articles:
                 continue

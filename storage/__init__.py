@@ -1,7 +1,9 @@
-"""The SQLite archive: schema, article writes, full-text search, outbox and source health.
+"""The archive: schema, article writes, full-text search, outbox and source health.
 
-Every other room reaches SQLite through this package, so that moving the archive elsewhere is a change
-of one room. Functions take an open :class:`sqlite_utils.Database` from :func:`open_archive`.
+Every other room reaches the archive through this package's :class:`Archive`, which runs this package's
+functions off the event loop (`await archive.write(articles.store, row)`), and catches this package's errors;
+none of them sees SQLite. The functions take the connection first; only `Archive` and storage's own tests
+hand it to them.
 """
 
 import sys
@@ -16,7 +18,9 @@ if "sqlite_utils" not in sys.modules and "numpy" not in sys.modules:
     finally:
         del sys.modules["numpy"]
 
+from storage.archive import Archive
 from storage.db import open_archive
-from storage.errors import SearchSyntaxError, StorageError
+from storage.errors import ArchiveBusyError, ArchiveFullError, ArchiveUnreadableError, SearchSyntaxError, StorageError
 
-__all__ = ["SearchSyntaxError", "StorageError", "open_archive"]
+__all__ = ["Archive", "ArchiveBusyError", "ArchiveFullError", "ArchiveUnreadableError", "SearchSyntaxError",
+           "StorageError", "open_archive"]

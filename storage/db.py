@@ -345,6 +345,16 @@ def migrate(db: sqlite_utils.Database) -> None:
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [number, now_iso()])
 
 
+def connect(path: str | Path, *, readonly: bool = False, timeout: float = 30.0) -> sqlite_utils.Database:
+    """A connection to the archive at `path` as it is (read-only: it must exist), usable from any one thread
+    at a time; a statement finding the archive locked by another process waits up to `timeout` seconds."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+    return sqlite_utils.Database(conn)
+
+
 def open_archive(path: str | Path, *, readonly: bool = False, timeout: float = 30.0) -> sqlite_utils.Database:
     """Open (creating if needed) the archive at `path`, in WAL mode, migrated to the current schema.
 
@@ -353,10 +363,10 @@ def open_archive(path: str | Path, *, readonly: bool = False, timeout: float = 3
     path = Path(path)
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
-            return sqlite_utils.Database(conn)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(sqlite3.connect(path, timeout=timeout))
+            return connect(path, readonly=True, timeout=timeout)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = connect(path, timeout=timeout)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")

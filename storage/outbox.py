@@ -11,7 +11,7 @@ an UPDATE of rows selected FOR UPDATE SKIP LOCKED.
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -235,8 +235,8 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
     return result
 
 
-def failures(db: sqlite_utils.Database, limit: int = 20) -> Iterator[dict[str, Any]]:
+def failures(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent alerts given up on, with their reason."""
-    return db.query("SELECT outbox.id, chat_id, topic, last_error, articles.title FROM outbox"
+    return list(db.query("SELECT outbox.id, chat_id, topic, last_error, articles.title FROM outbox"
                     " JOIN articles ON articles.id = outbox.article_id WHERE state = 'failed'"
-                    " ORDER BY outbox.id DESC LIMIT ?", [limit])
+                    " ORDER BY outbox.id DESC LIMIT ?", [limit]))

@@ -1,7 +1,7 @@
 """What topic tools read and write: the rule each topic last ran with, and archive scans to try a topic on."""
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlite_utils
@@ -9,14 +9,15 @@ import sqlite_utils
 from storage.db import now_iso
 
 
-def record_rule(db: sqlite_utils.Database, topic: str, rule: str) -> None:
-    """Remember `rule` (a topic's rule as JSON) as the one the matcher runs for `topic`, if it changed."""
-    fingerprint = hashlib.sha256(rule.encode()).hexdigest()[:12]
+def record_rules(db: sqlite_utils.Database, rules: Mapping[str, str]) -> None:
+    """Remember each topic's rule (as JSON) as the one the matcher runs for it, where it changed."""
     with db.atomic():
-        db.execute("INSERT INTO topic_rules VALUES (?, ?, ?, ?) ON CONFLICT (topic) DO UPDATE SET"
-                   " fingerprint = excluded.fingerprint, rule = excluded.rule, since = excluded.since"
-                   " WHERE topic_rules.fingerprint != excluded.fingerprint",
-                   [topic, fingerprint, rule, now_iso()])
+        for topic, rule in rules.items():
+            fingerprint = hashlib.sha256(rule.encode()).hexdigest()[:12]
+            db.execute("INSERT INTO topic_rules VALUES (?, ?, ?, ?) ON CONFLICT (topic) DO UPDATE SET"
+                       " fingerprint = excluded.fingerprint, rule = excluded.rule, since = excluded.since"
+                       " WHERE topic_rules.fingerprint != excluded.fingerprint",
+                       [topic, fingerprint, rule, now_iso()])
 
 
 def running_rule(db: sqlite_utils.Database, topic: str) -> dict[str, Any] | None:
@@ -34,7 +35,7 @@ def articles_since(db: sqlite_utils.Database, since: str, *, batch: int = 500) -
             where += " AND (coalesce(published, fetched_at) < ? OR (coalesce(published, fetched_at) = ? AND id < ?))"
             params += [last[0], last[0], last[1]]
         rows = list(db.query(
-            "SELECT id, source, url, title, text, language, published, fetched_at,"
+            "SELECT id, source, url, canonical_url, title, text, language, published, fetched_at,"
             f" coalesce(published, fetched_at) AS stamp FROM articles WHERE {where}"
             " ORDER BY stamp DESC, id DESC LIMIT ?", [*params, batch]))
         yield from rows

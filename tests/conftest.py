@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 import yaml
 from pytest_httpserver import HTTPServer
 
+from storage import Archive
 from tests import fakebot
 
 VEILLE = [str(Path(sys.executable).parent / "veille")]
@@ -158,3 +160,22 @@ def search_json(config: Path, query: str, *extra: str) -> list[dict[str, Any]]:
     result = run_veille("search", query, "--config", str(config), "--json", *extra)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+_ports: dict[str, Archive] = {}
+
+
+def port(db: sqlite_utils.Database) -> Archive:
+    """The Archive the other rooms would hold, over the same file as this test's own connection `db` (one per
+    file, closed after the test): tests set up and inspect through `db`, the code under test goes through it."""
+    path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    if path not in _ports:
+        _ports[path] = Archive.open(path)
+    return _ports[path]
+
+
+@pytest.fixture(autouse=True)
+def _close_ports() -> Iterator[None]:
+    yield
+    while _ports:
+        _ports.popitem()[1].close()

@@ -18,6 +18,7 @@ from alerts.config import TelegramConfig, Topic
 from storage import chats, health, open_archive, outbox
 from storage.articles import store
 from tests import fakebot
+from tests.conftest import port
 from tests.fakebot import FakeBotAPI
 
 TOKEN = "123456:TEST-token-of-the-bot"
@@ -46,7 +47,7 @@ def state_for(fake: FakeBotAPI, archive: sqlite_utils.Database, **extra: Any) ->
                     keywords=["cloud souverain"], chats=[WATCHER]),
               Topic(name="ia", description="Intelligence artificielle", keywords=["IA"])]
     extra.setdefault("bucket", TokenBucket(capacity=50))  # scripts come in bursts; one test is about floods
-    return BotState(telegram, topics, archive, **extra)
+    return BotState(telegram, topics, port(archive), **extra)
 
 
 def converse(fake: FakeBotAPI, state: BotState, *updates: dict[str, Any]) -> None:
@@ -286,11 +287,11 @@ def test_long_answers_are_cut_to_fit_one_telegram_message(fake_bot: FakeBotAPI, 
 def test_a_failing_command_is_logged_answered_and_the_bot_goes_on(fake_bot: FakeBotAPI, archive: Any,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     state = state_for(fake_bot, archive)
-    archive.close()  # every query of this command now fails
+    state.archive.close()  # every query of this command now fails
     converse(fake_bot, state, fakebot.message("/topics", WATCHER), fakebot.message("/help", ADMIN))
     assert only(fake_bot.replies(WATCHER)) == "Un problème est survenu ; il a été noté. Réessayez plus tard."
     assert "/topics" in only(fake_bot.replies(ADMIN))
-    assert "bot command failed" in caplog.text and "ProgrammingError" in caplog.text
+    assert "bot command failed" in caplog.text and "StorageError" in caplog.text
     assert TOKEN not in caplog.text
 
 

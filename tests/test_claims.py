@@ -16,7 +16,8 @@ from alerts.bot import build_application
 from alerts.config import TelegramConfig
 from alerts.dispatcher import TelegramSender, dispatch
 from alerts.format import Message
-from storage import outbox
+from storage import Archive, outbox
+from tests.conftest import port
 from tests.fakebot import FakeBotAPI
 from tests.outbox_helpers import archive, queue
 
@@ -47,7 +48,8 @@ def test_two_dispatchers_on_one_archive_send_each_alert_once(tmp_path: Path) -> 
     sender = SlowSender(delay=0.01)
 
     async def both() -> None:  # two connections, as two processes have: only the claims keep them apart
-        await asyncio.gather(dispatch(archive(tmp_path), sender, "UTC"), dispatch(archive(tmp_path), sender, "UTC"))
+        with Archive.open(tmp_path / "veille.db") as one, Archive.open(tmp_path / "veille.db") as other:
+            await asyncio.gather(dispatch(one, sender, "UTC"), dispatch(other, sender, "UTC"))
 
     asyncio.run(both())
     texts = [text for _, text in sender.sent]
@@ -60,12 +62,12 @@ def test_a_row_claimed_by_a_live_process_waits_for_its_lease(tmp_path: Path) -> 
     queue(db, 1, [1001])
     claim_as(db, "another-host:4242", datetime.now(UTC) + timedelta(minutes=5))
     sender = SlowSender()
-    asyncio.run(dispatch(db, sender, "UTC"))
+    asyncio.run(dispatch(port(db), sender, "UTC"))
     assert sender.sent == [], "another process holds it"
     claim_as(db, "another-host:4242", datetime.now(UTC) - timedelta(seconds=1))
-    asyncio.run(dispatch(db, sender, "UTC"))
+    asyncio.run(dispatch(port(db), sender, "UTC"))
     assert len(sender.sent) == 1, "its lease ran out: sent again, once"
-    asyncio.run(dispatch(db, sender, "UTC"))
+    asyncio.run(dispatch(port(db), sender, "UTC"))
     assert len(sender.sent) == 1
 
 
@@ -75,7 +77,7 @@ def test_the_claims_of_a_dead_process_of_this_host_are_given_back_at_once(tmp_pa
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     claim_as(db, f"{socket.gethostname()}:{int(dead.stdout)}", datetime.now(UTC) + timedelta(minutes=5))
     sender = SlowSender()
-    asyncio.run(dispatch(db, sender, "UTC"))
+    asyncio.run(dispatch(port(db), sender, "UTC"))
     assert len(sender.sent) == 2
     assert outbox.counts(db) == {"pending": 0, "sending": 0, "sent": 2, "failed": 0}
 
@@ -86,16 +88,17 @@ def test_an_archive_unwritable_after_the_send_stops_delivery_and_records_it_late
 
     class FillsTheDisk(SlowSender):
         async def send(self, chat_id: int, message: Message) -> int | None:
-            db.execute("PRAGMA query_only = ON")  # the archive cannot be written from now on
+            # the archive cannot be written from now on
+            port(db).write_now(lambda conn: conn.execute("PRAGMA query_only = ON"))
             return await super().send(chat_id, message)
 
     sender = FillsTheDisk()
     for _ in range(3):  # pass after pass while it stays unwritable: nothing more is sent
         with pytest.raises(Exception, match="readonly"):
-            asyncio.run(dispatch(db, sender, "UTC"))
+            asyncio.run(dispatch(port(db), sender, "UTC"))
     assert len(sender.sent) == 1
-    db.execute("PRAGMA query_only = OFF")
-    asyncio.run(dispatch(db, SlowSender(), "UTC"))  # writable again: the accepted message is recorded first
+    port(db).write_now(lambda conn: conn.execute("PRAGMA query_only = OFF"))
+    asyncio.run(dispatch(port(db), SlowSender(), "UTC"))  # writable again: the accepted message is recorded first
     states = {r["id"]: r["state"] for r in db.query("SELECT id, state FROM outbox")}
     assert list(states.values()).count("sent") == 3
     first = db.execute("SELECT message_id FROM outbox ORDER BY id LIMIT 1").fetchone()[0]
@@ -108,7 +111,7 @@ def test_a_story_matching_two_topics_is_one_message_naming_both(tmp_path: Path) 
     article = db["articles"].get(article_id)
     outbox.record_matches(db, article, [outbox.Match("souveraineté", ["souverain"], [1001, 1002])], alert=True)
     sender = SlowSender()
-    asyncio.run(dispatch(db, sender, "UTC"))
+    asyncio.run(dispatch(port(db), sender, "UTC"))
     by_chat = dict(sender.sent)
     assert len(sender.sent) == 2 and set(by_chat) == {1001, 1002}
     assert "#cloud #souveraineté" in by_chat[1001]
@@ -126,7 +129,7 @@ def test_a_group_moved_to_a_supergroup_gets_its_alerts_there(tmp_path: Path, fak
         bot = build_application(config, TOKEN).bot
         await bot.initialize()
         try:
-            await dispatch(db, TelegramSender(bot), "UTC")
+            await dispatch(port(db), TelegramSender(bot), "UTC")
         finally:
             await bot.shutdown()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from alerts.bot import build_application
 from alerts.config import TelegramConfig
 from alerts.dispatcher import TelegramSender, deliver
-from tests.conftest import run_veille, write_config
+from tests.conftest import port, run_veille, write_config
 from tests.fakebot import FakeBotAPI
 from tests.outbox_helpers import archive, queue
 
@@ -19,7 +19,7 @@ def run_delivery(fake: FakeBotAPI, tmp_path: Path, patience: float = 15.0) -> No
         bot = build_application(config, TOKEN).bot
         await bot.initialize()
         try:
-            await deliver(archive(tmp_path), TelegramSender(bot), "Europe/Paris", patience=patience)
+            await deliver(port(archive(tmp_path)), TelegramSender(bot), "Europe/Paris", patience=patience)
         finally:
             await bot.shutdown()
 

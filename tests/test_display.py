@@ -18,7 +18,7 @@ from alerts.format import Message, alert_message
 from storage import articles, health, matches, outbox
 from storage.db import open_archive
 from storage.search import search, search_all
-from tests.conftest import SOVEREIGN, Site, run_veille, write_config
+from tests.conftest import SOVEREIGN, Site, port, run_veille, write_config
 from veille.archive_output import results_lines, results_table
 from veille.cli import main
 
@@ -60,14 +60,14 @@ def test_search_export_and_latest_give_the_canonical_link(tmp_path: Path) -> Non
 def test_alerts_link_the_canonical_url_on_telegram_and_the_console(tmp_path: Path) -> None:
     db = tracked_archive(tmp_path, alert=True)
     telegram = Recorder()
-    asyncio.run(dispatch(db, telegram, "Europe/Paris"))
+    asyncio.run(dispatch(port(db), telegram, "Europe/Paris"))
     assert len(telegram.sent) == 1
     assert f'href="{CLEAN}"' in telegram.sent[0].html and "utm_" not in telegram.sent[0].html
     assert CLEAN in telegram.sent[0].plain and "utm_" not in telegram.sent[0].plain
     db.execute("UPDATE outbox SET state = 'pending'")
     db.conn.commit()
     printed = io.StringIO()
-    asyncio.run(dispatch(db, ConsoleSender(printed), "Europe/Paris"))
+    asyncio.run(dispatch(port(db), ConsoleSender(printed), "Europe/Paris"))
     assert CLEAN in printed.getvalue() and "utm_" not in printed.getvalue()
 
 

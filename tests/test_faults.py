@@ -24,6 +24,7 @@ from alerts.dispatcher import TelegramSender, dispatch
 from storage import outbox
 from tests import fakebot
 from tests.conftest import VEILLE, Article, Site, distinct_text, recent, rss, run_veille, write_config
+from tests.conftest import port as port_of
 from tests.fakebot import FakeBotAPI
 from tests.outbox_helpers import archive, queue
 
@@ -84,7 +85,7 @@ def test_telegram_down_ten_minutes_then_every_alert_arrives_in_order_per_chat(tm
                     fake_bot.script["sendMessage"] = [("500", None)] * 1000
                 elif clock == outage:
                     fake_bot.script["sendMessage"] = []
-                await dispatch(db, TelegramSender(bot), "Europe/Paris")
+                await dispatch(port_of(db), TelegramSender(bot), "Europe/Paris")
                 time_passes(db, STEP)
                 clock += STEP
             return clock

@@ -4,6 +4,7 @@ import pytest
 
 from alerts.config import Topic
 from alerts.matcher import Rule
+from crawler import language
 from crawler.extract import extract
 from crawler.language import detected_language
 from tests.conftest import Article, article_page, recent
@@ -51,3 +52,18 @@ def test_a_topic_in_french_skips_the_detected_english_article() -> None:
     rule = Rule.compile(Topic(name="fibre", keywords=["fibre"], languages=["fr"], chats=[1]))
     covered = {a.slug: rule.covers_language({"language": language_of(a, None)}) for a in (FRENCH, ENGLISH)}
     assert covered == {"fibre": True, "fibre-en": False}
+
+
+def test_a_model_that_cannot_be_unpacked_leaves_languages_undetected_and_the_crawl_going(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(language.LanguageIdentifier, "from_model_file", disk_full)
+    language.identifier.cache_clear()
+    try:
+        assert detected_language(" ".join(ENGLISH.body)) is None
+        assert language_of(ENGLISH, None) is None, "no language rather than a crash"
+    finally:
+        language.identifier.cache_clear()
+    assert "language model cannot be loaded" in caplog.text

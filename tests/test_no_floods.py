@@ -13,7 +13,7 @@ from alerts.dispatcher import ConsoleSender, DispatchReport, dispatch, route
 from alerts.format import Message
 from alerts.schedule import Digest, QuietHours
 from storage import articles, chats
-from tests.conftest import write_config
+from tests.conftest import port, write_config
 from tests.outbox_helpers import archive, queue, states
 from veille.config import ConfigError, load
 
@@ -83,7 +83,7 @@ def test_chat_overrides_topic_overrides_defaults(tmp_path: Path) -> None:
 
 def run(tmp_path: Path, rules: DeliveryRules, now: datetime) -> tuple[DispatchReport, list[str]]:
     out = io.StringIO()
-    report = asyncio.run(dispatch(archive(tmp_path), ConsoleSender(out), "Europe/Paris", rules=rules, now=now))
+    report = asyncio.run(dispatch(port(archive(tmp_path)), ConsoleSender(out), "Europe/Paris", rules=rules, now=now))
     return report, [m for m in out.getvalue().split("── alert for chat ") if m]
 
 
@@ -116,7 +116,7 @@ def test_a_long_digest_is_split_and_every_alert_delivered(tmp_path: Path) -> Non
     queue(db, 60, [7], title="Cloud souverain {i} " + "x" * 150, queued_at=paris(23, 7, 30))
     rules = DeliveryRules(alerts=AlertsConfig.model_validate({"digest": "hourly"}))
     sender = Sizes()
-    asyncio.run(dispatch(db, sender, "Europe/Paris", rules=rules, now=paris(23, 8, 0)))
+    asyncio.run(dispatch(port(db), sender, "Europe/Paris", rules=rules, now=paris(23, 8, 0)))
     assert len(sender.sizes) > 1 and max(sender.sizes) <= 4096
     assert states(db) == {"pending": 0, "sending": 0, "sent": 60, "failed": 0}
 
@@ -167,7 +167,7 @@ def test_an_alert_names_the_other_outlets_that_carried_it(tmp_path: Path) -> Non
 
 
 def test_every_delivery_setting_is_documented() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
     section = readme.split("## Alert delivery", 1)[1].split("\n## ", 1)[0]
     keys = set(AlertsConfig.model_fields) | set(ChatDelivery.model_fields) | {"chats"}
     assert {k for k in keys if f"{k}:" not in section} == set()

@@ -1,6 +1,7 @@
 """An article already held, met again from another source: that source is recorded, the page is not fetched
 again, and no second alert goes out."""
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from crawler.config import Source
 from crawler.feeds import Entry
 from crawler.spiders import SourceSpider
 from storage import articles, open_archive, stories
-from tests.conftest import SOVEREIGN
+from tests.conftest import SOVEREIGN, port
 
 TOPIC = Topic(name="cloud", keywords=["cloud souverain"], chats=[-1001])
 HELD = "https://journal.example/articles/doctrine"
@@ -27,17 +28,21 @@ def db(tmp_path: Path) -> sqlite_utils.Database:
     archive = open_archive(tmp_path / "veille.db")
     articles.store(archive, {"source": "premier", "url": HELD, "canonical_url": HELD, "title": SOVEREIGN.title,
                              "text": "\n".join(SOVEREIGN.body)})
-    assert match_pending(archive, [TOPIC], timedelta(days=3650)) == 1
+    assert asyncio.run(match_pending(port(archive), [TOPIC], timedelta(days=3650))) == 1
     return archive
 
 
 def follow(db: sqlite_utils.Database, source: str, links: list[str]) -> list[str]:
     """The pages a spider of `source` requests for a feed giving these links."""
-    spider = SourceSpider.from_crawler(get_crawler(SourceSpider), archive=db,
+    spider = SourceSpider.from_crawler(get_crawler(SourceSpider), archive=port(db),
                                        source=Source(name=source, feed="https://agregateur.example/rss.xml"))
     feed = HtmlResponse("https://agregateur.example/rss.xml", body=b"")
     entries = [Entry(link=link, guid=None, title="T", summary="", author=None, published=None) for link in links]
-    return [request.url for request in spider.follow(feed, entries)]
+
+    async def requested() -> list[str]:
+        return [request.url async for request in spider.follow(feed, entries)]
+
+    return asyncio.run(requested())
 
 
 def test_a_held_article_linked_by_another_source_records_that_source_without_a_fetch(db: Any) -> None:
@@ -48,7 +53,7 @@ def test_a_held_article_linked_by_another_source_records_that_source_without_a_f
     assert stories.outlets(db, article_id) == ["premier", "second"]
     assert db.execute("SELECT url FROM article_sources WHERE source = 'second'").fetchall() == [
         (f"{HELD}?utm_source=rss",)]  # the link as the second source gave it
-    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 0
+    assert asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650))) == 0
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
 
 

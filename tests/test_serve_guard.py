@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import pytest
 
+from storage.serving import PUBLIC_TABLES
 from tests.archive_fixtures import build
 from tests.test_archive_tools import veille_serve
-from veille.serve_guard import PUBLIC_TABLES, host_allowed, host_name
+from veille.serve_guard import host_allowed, host_name
 
 CHAT = -1009876543210
 ERROR = "Forbidden: bot was blocked by the user 4f7c"

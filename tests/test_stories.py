@@ -1,5 +1,6 @@
 """Exact duplicates stored once, near duplicates grouped into persistent stories, one alert per story."""
 
+import asyncio
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from alerts.config import Topic
 from alerts.matcher import match_pending
 from storage import articles, boilerplate, open_archive, stories
 from storage import db as db_module
-from tests.conftest import VOCABULARY, distinct_text
+from tests.conftest import VOCABULARY, distinct_text, port
 from veille.config import ConfigError, load
 
 WIRE = [
@@ -112,24 +113,24 @@ def test_a_story_survives_a_restart_and_a_copy_arriving_later_joins_it(tmp_path:
 
 def test_one_alert_per_story_however_many_copies_arrive(db: Any) -> None:
     articles.store(db, item("afp", "https://afp.fr/1", WIRE))
-    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 1
+    assert asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650))) == 1
     articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE), title="Autre titre"))
     articles.store(db, item("figaro", "https://figaro.fr/a", WIRE))
-    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 0
+    assert asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650))) == 0
     articles.store(db, item("lemonde", "https://lemonde.fr/b", OTHER))
-    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 1
+    assert asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650))) == 1
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 2
 
 
 def test_an_updated_article_updates_the_archive_without_a_second_alert(db: Any) -> None:
     first = articles.store(db, item("afp", "https://afp.fr/1", WIRE))
-    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 1
+    assert asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650))) == 1
     update = articles.store(db, item("afp", "https://afp.fr/1", [*WIRE, "Mise à jour : le décret est paru."],
                                      title="Doctrine du cloud souverain (mis à jour)"))
     assert update.updated and not update.new and update.article_id == first.article_id
     stored = articles.get(db, first.article_id)
     assert stored["title"].endswith("(mis à jour)") and "décret est paru" in stored["text"]
-    assert match_pending(db, [TOPIC], timedelta(days=3650)) == 0
+    assert asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650))) == 0
     assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
 
 

@@ -1,5 +1,6 @@
 """`veille topics test` and `veille topics explain`, run as the real command over a real archive."""
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,7 @@ from alerts.config import Topic
 from alerts.matcher import match_pending
 from storage import open_archive
 from storage.articles import store
-from tests.conftest import recent, run_veille, write_config
+from tests.conftest import port, recent, run_veille, write_config
 
 ARTICLES = [
     ("lemagit", "https://ex.test/bleu", "Bleu obtient SecNumCloud",
@@ -45,7 +46,8 @@ def test_topic_test_shows_matches_with_hits_and_counts(tmp_path: Path) -> None:
 def test_topic_test_diff_against_the_running_rule(tmp_path: Path) -> None:
     old = {"name": "cs", "keywords": ["cloud souverain"], "chats": [1]}
     config = archive(tmp_path, {**old, "sources": ["lemagit"]})
-    match_pending(open_archive(tmp_path / "veille.db"), [Topic.model_validate(old)], timedelta(hours=48))
+    running = port(open_archive(tmp_path / "veille.db"))
+    asyncio.run(match_pending(running, [Topic.model_validate(old)], timedelta(hours=48)))
     result = run_veille("topics", "test", "cs", "--config", str(config), "--diff")
     assert result.returncode == 0, result.stderr
     assert "- " in result.stdout and "https://ex.test/cnil" in result.stdout

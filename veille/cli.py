@@ -70,13 +70,14 @@ def status(config_path: Path, as_json: bool) -> None:
     from storage import health, outbox
 
     config = load_config(config_path)
-    db = open_db(config)
-    known = health.all_sources(db)
+    with open_db(config) as archive:
+        known = archive.read_now(health.all_sources)
+        counts = archive.read_now(outbox.counts)
+        failed, moved = list(archive.read_now(outbox.failures)), archive.read_now(outbox.migrations)
     rows = [{"name": s.name, "kind": s.kind, **{k: v for k, v in known.get(s.name, {}).items()
                                                 if k not in ("name", "etag", "last_modified")}}
             for s in config.sources]
-    report: dict[str, Any] = {"sources": rows, "outbox": outbox.counts(db), "failed_alerts": list(outbox.failures(db)),
-                              "moved_chats": outbox.migrations(db)}
+    report: dict[str, Any] = {"sources": rows, "outbox": counts, "failed_alerts": failed, "moved_chats": moved}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return

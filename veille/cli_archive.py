@@ -65,12 +65,12 @@ def search(query: str, config_path: Path, as_json: bool, as_csv: bool, limit: in
     from veille import archive_output
 
     config = load_config(config_path)
-    db = open_db(config)
-    sources, topics = known_names(db)
+    archive = open_db(config)
+    sources, topics = archive.read_now(known_names)
     _known(filters.get("source"), sorted(sources | {src.name for src in config.sources}), "--source", "source")
     _known(filters.get("topic"), sorted(topics | {t.name for t in config.topics}), "--topic", "topic")
     try:
-        results = run_search(db, query, limit=limit, all_copies=all_copies, **filters)
+        results = archive.read_now(run_search, query, limit=limit, all_copies=all_copies, **filters)
     except SearchSyntaxError as exc:
         raise click.ClickException(str(exc)) from None
     results = [archive_output.shown(r) for r in results]
@@ -97,8 +97,7 @@ def export(query: str, config_path: Path, fmt: str, out: Path | None, **filters:
     from storage.search import search_all
     from veille import archive_output
 
-    db = open_db(load_config(config_path))
-    rows = search_all(db, query, **filters)
+    rows = open_db(load_config(config_path)).iterate_now(search_all, query, **filters)
     fields = ["id", "url", "title", "source", "published", "language", "author", "story_id", "text"]
     chunks = archive_output.to_csv(rows, fields) if fmt == "csv" else archive_output.to_jsonl(rows)
     stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
@@ -125,11 +124,11 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
     from veille import archive_output
 
     config = load_config(config_path)
-    db = open_db(config)
-    names = sorted(known_names(db)[1] | {t.name for t in config.topics})
+    archive = open_db(config)
+    names = sorted(archive.read_now(known_names)[1] | {t.name for t in config.topics})
     for topic in topics:
         _known(topic, names, "TOPICS", "topic")
-    data = series(db, list(topics), since=since or archive_output.when("1y"), by=by)
+    data = archive.read_now(series, list(topics), since=since or archive_output.when("1y"), by=by)
     if out is None:
         click.echo(archive_output.trends_table(data))
     elif out.suffix.lower() == ".png":

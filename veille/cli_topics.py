@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import sqlite_utils
 
+from storage import Archive
 from storage import topics as stored
 from veille.options import config_option, load_config, open_db
 
@@ -63,7 +63,7 @@ def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
     terms = ", ".join(dict.fromkeys(h.term for h in hits))
     click.echo(f"{sign}{(article['published'] or article['fetched_at'] or '')[:10]:10}  {article['source']:<16} "
                f"{highlight(article['title'], hits, 'title') or article['title']}")
-    click.echo(f"{'':12}{article['url']}")
+    click.echo(f"{'':12}{article['canonical_url'] or article['url']}")  # the link search and alerts give
     if context := highlight(article["text"] or "", hits, "text"):
         click.echo(f"{'':12}{context}")
     click.echo(f"{'':12}hits: {terms}\n")
@@ -82,14 +82,14 @@ def test(name: str, config_path: Path, since: str, limit: int, diff: bool) -> No
     config = load_config(config_path)
     topic = _topic(config, name)
     rule = Rule.compile(topic)
-    db = open_db(config)
+    archive = open_db(config)
     start = _since(since)
-    old = _running_rule(db, topic) if diff else None
+    old = _running_rule(archive, topic) if diff else None
     scanned, shown = 0, 0
     per_source: Counter[str] = Counter()
     added: Counter[str] = Counter()
     removed: Counter[str] = Counter()
-    for article in stored.articles_since(db, start):
+    for article in archive.iterate_now(stored.articles_since, start):
         scanned += 1
         hits = _matches(rule, article)
         before = _matches(old, article) if old is not None else None
@@ -118,11 +118,11 @@ def test(name: str, config_path: Path, since: str, limit: int, diff: bool) -> No
         click.echo(f"(showing {shown}; use --limit to see more)")
 
 
-def _running_rule(db: sqlite_utils.Database, topic: Topic) -> Rule | None:
+def _running_rule(archive: Archive, topic: Topic) -> Rule | None:
     """The rule the matcher last ran for this topic (None if never), saying how it compares to the file."""
     from alerts.config import Topic
     from alerts.matcher import Rule
-    running = stored.running_rule(db, topic.name)
+    running = archive.read_now(stored.running_rule, topic.name)
     if running is None:
         click.echo(f"topic {topic.name!r} has not run in the service yet: every match below is new.\n")
         return None
@@ -146,7 +146,7 @@ def explain_command(name: str, url: str, config_path: Path) -> None:
     from alerts.matcher import ArticleIndex, Rule
     config = load_config(config_path)
     rule = Rule.compile(_topic(config, name))
-    article = stored.find_by_url(open_db(config), url)
+    article = open_db(config).read_now(stored.find_by_url, url)
     if article is None:
         raise click.ClickException(f"no article with the URL {url} in the archive")
     matched, lines = explain(rule, article)

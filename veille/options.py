@@ -4,9 +4,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import sqlite_utils
 
-from storage import StorageError, open_archive
+from storage import Archive, StorageError
 
 if TYPE_CHECKING:
     from veille.config import Config
@@ -25,9 +24,10 @@ def load_config(path: Path) -> "Config":
         raise click.ClickException("\n".join(f"{exc.path}: {p}" for p in exc.problems)) from None
 
 
-def open_db(config: "Config") -> sqlite_utils.Database:
-    """The archive named in config, or a ClickException saying why it cannot be opened."""
+def open_db(config: "Config") -> Archive:
+    """The archive named in config, or a ClickException saying why it cannot be opened; a statement finding it
+    locked by another process waits up to `storage.timeout`."""
     try:
-        return open_archive(config.storage.path)
+        return Archive.open(config.storage.path, timeout=config.storage.timeout.total_seconds())
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None

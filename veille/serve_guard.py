@@ -7,44 +7,19 @@ authorizer on each connection refuses to read them, whatever the SQL (`?sql=`, `
 """
 
 import ipaddress
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+from storage.serving import PUBLIC_TABLES, hide_internal_tables
+
 NAME = "veille-serve-guard"
-# what analysts read: articles (and so stories), their sources and URLs, matches, the feeds' health
-PUBLIC_TABLES = frozenset({"articles", "articles_explore", "article_sources", "article_urls", "matches", "sources"})
-# the full-text index of articles (read by every search), the schema, table-valued functions
-READABLE = PUBLIC_TABLES | {"articles_fts", "articles_fts_data", "articles_fts_idx", "articles_fts_docsize",
-                            "articles_fts_config", "sqlite_master", "sqlite_schema", "sqlite_temp_master",
-                            "sqlite_temp_schema", "json_each", "json_tree"}
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 MISDIRECTED = b"veille serve: this Host is not served here (a proxy's name needs --allow-host NAME)\n"
 
 ASGIApp = Callable[[dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]]
-
-
-def readable(table: str) -> bool:
-    """Whether SQL may read this table when internal tables are hidden."""
-    table = table.lower()
-    return table in READABLE or table.startswith("pragma_")  # pragma_table_info() and friends: the schema
-
-
-def authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _source: str | None) -> int:
-    """SQLite's authorizer: reads of public tables only, no ATTACH, no file path, no links to internal tables."""
-    if action == sqlite3.SQLITE_READ:
-        return sqlite3.SQLITE_OK if readable(arg1 or "") else sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_ATTACH:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and (
-            arg1 == "database_list" or (arg1 == "foreign_key_list" and not readable(arg2 or ""))):
-        # no rows rather than an error: Datasette asks both itself; the first holds the archive's path, the
-        # second would make an article's page count (and fail on) its rows in the outbox
-        return sqlite3.SQLITE_IGNORE
-    return sqlite3.SQLITE_OK
 
 
 def host_name(header: str) -> str:
@@ -110,10 +85,10 @@ def permission_allowed(datasette: Any, actor: Any, action: str, resource: Any) -
 
 
 @hookimpl
-def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Any) -> None:
+def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     """Every connection to the archive reads the public tables only (unless --all-tables)."""
     if database == _config(datasette).get("database") and _hiding(datasette):
-        conn.set_authorizer(authorize)
+        hide_internal_tables(conn)
 
 
 @hookimpl

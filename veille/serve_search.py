@@ -7,7 +7,6 @@ in `veille search`, the bot's /search and the topics. A query it cannot read is 
 why, before any SQL runs. `?_searchmode=raw` still hands FTS5 syntax through, for those who want it.
 """
 
-import sqlite3
 from typing import Any
 
 from datasette import hookimpl
@@ -15,6 +14,7 @@ from datasette.utils.asgi import BadRequest
 
 from storage.errors import SearchSyntaxError
 from storage.fts_query import fts_query
+from storage.serving import search_in_topics_language
 
 NAME = "veille-serve-search"
 
@@ -23,19 +23,11 @@ def _archive(datasette: Any, database: str) -> bool:
     return database == (datasette.plugin_config(NAME) or {}).get("database")
 
 
-def _compiled(query: str) -> str:
-    """The FTS5 string of a query; one that matches nothing when it cannot be read (already refused above)."""
-    try:
-        return fts_query(query) if query.strip() else '""'
-    except SearchSyntaxError:
-        return '""'
-
-
 @hookimpl(trylast=True)  # after Datasette's own prepare_connection, which defines escape_fts
-def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Any) -> None:
+def prepare_connection(conn: Any, database: str, datasette: Any) -> None:
     """On the archive, `escape_fts(q)` compiles q from the topics' language."""
     if _archive(datasette, database):
-        conn.create_function("escape_fts", 1, _compiled, deterministic=True)
+        search_in_topics_language(conn)
 
 
 @hookimpl

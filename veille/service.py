@@ -13,14 +13,12 @@ import contextlib
 import logging
 import random
 import signal
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -36,8 +34,7 @@ from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSen
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_source
 from crawler.workers import shutdown_pool, start_pool
-from storage import open_archive, outbox, stories
-from storage.errors import describe
+from storage import Archive, StorageError, outbox, stories
 from veille import metrics, progress
 from veille.config import Config, ConfigError, load
 
@@ -88,7 +85,7 @@ class ArchiveTrouble:
         self.reason = None
 
 
-async def match_and_deliver(config: Config, archive: sqlite_utils.Database, sender: Sender | None,
+async def match_and_deliver(config: Config, archive: Archive, sender: Sender | None,
                             patience: float = 0.0, *, trouble: ArchiveTrouble | None = None,
                             stopping: asyncio.Event | None = None) -> DispatchReport | None:
     """Queue alerts for articles not yet matched, then send what is due.
@@ -98,7 +95,7 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
     """
     trouble = trouble or ArchiveTrouble()
     try:
-        queued = match_pending(archive, config.topics, config.alerts.max_age)
+        queued = await match_pending(archive, config.topics, config.alerts.max_age)
         if queued:
             log.info("%d alerts queued", queued)
         report = None
@@ -106,8 +103,8 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
             rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
             report = await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules,
                                    stopping=stopping)
-    except sqlite3.Error as exc:
-        trouble.failed(config.storage.path, describe(exc))
+    except StorageError as exc:
+        trouble.failed(config.storage.path, str(exc))
         return None
     except InvalidToken:
         log.error("Telegram rejected the bot token: alerts stay queued")
@@ -116,10 +113,14 @@ async def match_and_deliver(config: Config, archive: sqlite_utils.Database, send
     return report
 
 
-def open_for_crawl(config: Config) -> sqlite_utils.Database:
+def open_for_crawl(config: Config) -> Archive:
     """The archive, set to group stories at the configured `dedup.threshold`."""
-    archive = open_archive(config.storage.path, timeout=config.storage.timeout.total_seconds())
-    stories.configure(archive, config.dedup.threshold)
+    archive = Archive.open(config.storage.path, timeout=config.storage.timeout.total_seconds())
+    try:
+        archive.write_now(stories.configure, config.dedup.threshold)
+    except BaseException:
+        archive.close()
+        raise
     return archive
 
 
@@ -252,7 +253,7 @@ class Service:
             if report:
                 metrics.ALERTS_SENT.inc(report.sent)
                 metrics.ALERTS_FAILED.inc(report.failed)
-            metrics.BACKLOG.set(outbox.counts(self.archive)["pending"])
+            metrics.BACKLOG.set((await self.archive.read(outbox.counts))["pending"])
 
         await self._tracked(work)
 
@@ -300,7 +301,7 @@ class Service:
             if previous is not None:
                 log.info("source %s %s", name, "rescheduled" if name in old else "added")
 
-    def reload(self) -> bool:
+    async def reload(self) -> bool:
         """Read config.yaml again; apply it if valid, else keep the running config and log why."""
         self._stamp = self._config_stamp()
         try:
@@ -313,7 +314,7 @@ class Service:
             log.warning("storage.path changed: it applies at the next restart")
             new.storage.path = self.config.storage.path
         if new.dedup != self.config.dedup:
-            stories.configure(self.archive, new.dedup.threshold)
+            await self.archive.write(stories.configure, new.dedup.threshold)
         previous, self.config = self.config, new
         self.bot_state.telegram, self.bot_state.topics = new.telegram, new.topics
         self.bot_state.timezone = new.alerts.timezone
@@ -330,7 +331,12 @@ class Service:
 
     async def _watch_config(self) -> None:
         if self._config_stamp() != self._stamp:
-            self.reload()
+            await self.reload()
+
+    def _reload_now(self) -> None:
+        task = asyncio.ensure_future(self.reload())
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
 
     def _signalled(self) -> None:
         if self.stopping.is_set():
@@ -362,7 +368,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._signalled)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_now)
         if metrics_port:
             metrics.serve(metrics_port)
         self.sender = await connect(self.config)
