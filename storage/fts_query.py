@@ -7,7 +7,7 @@ same words find in search; search may find a little more, never less:
 
     cloud souverain         "cloud"* AND "souverain"*      a bare word: its stem as a prefix (plurals,
                                                            feminines), or the word as written
-    Gaia-X, etats-unis      "gaia" "x"* , "etats" "unis"*  hyphenated words: a phrase
+    Gaia-X, etats-unis      "gaia" + "x", "etats" + "uni"* hyphenated words: a phrase
     "l'ANSSI"               "anssi"                        a quoted phrase: no inflection
     l'ANSSI                 "anssi"*                       an elided article is dropped, as topics do
     coeur, cœur             "coeur"* OR "cœur"*            every spelling the index may hold (ligatures
@@ -57,10 +57,10 @@ def _folded(term: Term) -> list[tuple[tuple[str, ...], bool]]:
 
 def _term(term: Term, near: bool = False) -> str:
     """A term's FTS5 phrase, or the OR of its spellings; inside NEAR, one phrase (FTS5 has no OR there)."""
-    folded = _folded(term)
-    spelt = [(spelling, prefix) for sequence, prefix in folded for spelling in index_spellings(sequence)]
-    own = tuple(index_words(term.text.rstrip("*")))  # as written: "ℌ" is no spelling of "h"
-    if len(own) == len(folded[0][0]) and all(own != spelling for spelling, _ in spelt):
+    spelt = [(spelling, prefix) for sequence, prefix in _folded(term) for spelling in index_spellings(sequence)]
+    written = tuple(words(term.text.rstrip("*")))
+    own = tuple(index_words(term.text.rstrip("*")))  # as typed: the index may hold "ℌ", no spelling of "h"
+    if len(own) == len(written) and own != written and all(own != spelling for spelling, _ in spelt):
         spelt.append((own, term.prefix))
     unique = list(dict.fromkeys(_phrase(spelling, prefix) for spelling, prefix in spelt))
     return unique[0] if near or len(unique) == 1 else "(" + " OR ".join(unique) + ")"
