@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from alerts.query import QuerySyntaxError, Term, parse
 from alerts.schedule import Digest, QuietHours
+from storage.query import QuerySyntaxError, Term, parse
 from storage.units import Duration
 
 DigestSchedule = Annotated[Digest, BeforeValidator(Digest.parse), PlainSerializer(str)]

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from alerts.matcher import ArticleIndex, Hit, Rule, evaluate
-from alerts.query import AllOf, Near, Node, Not, Term
-from alerts.text import word_spans
+from storage.query import AllOf, Near, Node, Not, Term
+from storage.text import word_spans
 
 CONTEXT_WORDS = 12
 

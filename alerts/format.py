@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from alerts.text import fold, stem, words
 from storage.fields import printable
 from storage.records import QueuedAlert
+from storage.text import fold, stem, words
 
 TELEGRAM_LIMIT = 4096
 SNIPPET_CHARS = 300

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alerts.config import Topic
-from alerts.query import AllOf, AnyOf, Near, Node, Not, Term, parse
-from alerts.text import stem, words
 from storage import Archive, chats, outbox, topics
+from storage.query import AllOf, AnyOf, Near, Node, Not, Term, parse
+from storage.text import stem, words
 
 FIELDS = ("title", "text")
 

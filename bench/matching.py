@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from alerts.config import Topic
 from alerts.matcher import Matcher, Rule, match_article
-from alerts.text import fold
+from storage.text import fold
 
 try:
     import ahocorasick

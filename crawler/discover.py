@@ -1,7 +1,6 @@
 """Source discovery: the feeds a home page advertises (<link rel="alternate">) and its robots.txt sitemaps."""
 
 import re
-import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from twisted.python.failure import Failure
 from crawler.config import CrawlConfig, Source
 from crawler.feeds import FeedError, parse_feed
 from crawler.settings import crawl_settings
+from storage.text import ascii_fold
 
 FEED_TYPES = {"application/rss+xml": "RSS", "application/atom+xml": "Atom", "application/rdf+xml": "RDF",
               "application/feed+json": "JSON Feed", "application/json": "JSON Feed"}
@@ -50,20 +50,9 @@ def advertised_feeds(html: str, base_url: str) -> list[Advertised]:
     return list(found.values())
 
 
-# letters NFKD does not take apart: "cœur" -> "coeur"
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "đ": "d", "ł": "l"})
-
-
-def ascii_folded(text: str) -> str:
-    """The text in lower-case ASCII letters where it can be: accents and ligatures folded ("Numérique" ->
-    "numerique", "Œuvre" -> "oeuvre")."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LIGATURES))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def source_name(title: str, url: str) -> str:
     """A config-ready source name from a feed's title (accents folded), else from its host."""
-    words = re.sub(r"[^a-z0-9]+", "-", ascii_folded(title)).strip("-")
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_fold(title)).strip("-")
     host = (urlsplit(url).hostname or "source").removeprefix("www.").replace(".", "-")
     return (words or host)[:40].strip("-") or "source"
 

@@ -14,7 +14,6 @@ words. Such queries are ranked by the same formula computed here over the window
 import math
 import re
 import sqlite3
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import sqlite_utils
 
 from storage.errors import SearchSyntaxError
 from storage.fts_query import fts_query
+from storage.text import words
 
 TITLE_WEIGHT = 10.0
 FIRST_WINDOW = 1000
@@ -33,7 +33,6 @@ MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
 K1, B = 1.2, 0.75  # bm25's constants, as FTS5 sets them
 PREFIX_LENGTHS = range(3, 9)  # the prefix indexes of articles_fts (migration 9)
 HIT = re.compile("\x01(.*?)\x02", re.S)
-WORD = re.compile(r"\w+")
 DATE = "coalesce(a.published, a.fetched_at)"
 SHOWN_URL = "coalesce(nullif({t}.canonical_url, ''), {t}.url)"  # the link shown: clean of utm_source and the like
 
@@ -192,9 +191,8 @@ def _rank_window(hits: list[dict[str, Any]]) -> None:
 
 
 def _fold(phrase: str) -> str:
-    """A marked phrase as FTS5 reads it: lower case, no accents, words only."""
-    bare = "".join(c for c in unicodedata.normalize("NFKD", phrase.casefold()) if not unicodedata.combining(c))
-    return " ".join(WORD.findall(bare))
+    """A marked phrase's folded words: its spellings (cœur, coeur) count as one phrase."""
+    return " ".join(words(phrase))
 
 
 def _rowid_bounds(db: sqlite_utils.Database, filters: Filters) -> tuple[list[str], dict[str, Any]]:

@@ -18,8 +18,6 @@ lead (`same_news`), as short press releases sharing one long "About us" would.
 
 import functools
 import hashlib
-import re
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +27,7 @@ import sqlite_utils
 from datasketch import MinHash, MinHashLSH
 
 from storage import boilerplate
+from storage.text import words
 
 NUM_PERM = 128
 SHINGLE = 3  # words per shingle
@@ -38,11 +37,6 @@ DEFAULT_THRESHOLD = 0.6
 LEAD_WORDS = 12  # the lead is the first paragraph this long: "Par notre rédaction, avec AFP." is none
 SAME_TITLE = 0.6  # titles sharing less of their words are clearly different ("X annonce un rachat" / "un contrat": 0.5)
 SAME_LEAD = 0.5  # a lead with less of its shingles than this in the other text is clearly not there
-
-_WORD = re.compile(r"\w+")
-# combining diacritical marks, dropped after NFKD: "é" -> "e" (a translate table runs in C)
-_MARKS = dict.fromkeys(range(0x300, 0x370))
-
 
 @dataclass(frozen=True)
 class Scheme:
@@ -63,11 +57,6 @@ def scheme_for(threshold: float) -> Scheme:
     """
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=(0.05, 0.95))
     return Scheme(threshold, lsh.b, lsh.r)
-
-
-def words(text: str) -> list[str]:
-    """The text's words, case- and accent-folded."""
-    return _WORD.findall(unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS))
 
 
 _EMPTY = MinHash(num_perm=NUM_PERM, seed=1)  # copied, not rebuilt: its permutations cost more than hashing

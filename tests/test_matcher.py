@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts.config import Topic
 from alerts.matcher import Rule, is_recent, match_article
-from alerts.text import fold, stem, stems
+from storage.text import fold, stem, stems
 
 
 def matches(text: str, keywords: list[str], require: list[str] | None = None,

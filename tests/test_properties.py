@@ -24,10 +24,10 @@ from alerts.config import Topic
 from alerts.digest import digest_heading, folded_heading, summary
 from alerts.format import TELEGRAM_LIMIT, alert_message
 from alerts.matcher import Matcher, Rule, match_article
-from alerts.query import QuerySyntaxError, Term, parse, positive
-from alerts.text import fold, words
 from crawler.canonical import TRACKING, article_url, canonical_url, tracking_params
+from storage.query import QuerySyntaxError, Term, parse, positive
 from storage.records import QueuedAlert
+from storage.text import fold, words
 from tests.conftest import run_veille
 from veille.config import KNOWN_KEYS, Config, ConfigError, load
 from veille.config import parse as parse_config

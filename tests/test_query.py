@@ -7,7 +7,7 @@ import yaml
 
 from alerts.config import Topic
 from alerts.matcher import ArticleIndex, Rule, match_article
-from alerts.query import QuerySyntaxError, parse
+from storage.query import QuerySyntaxError, parse
 from veille.config import ConfigError, load
 
 QUERY = '"cloud souverain" OR (Bleu AND (Orange OR Capgemini)) NOT football'

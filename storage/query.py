@@ -1,4 +1,5 @@
-"""The topic rule language, parsed into a small tree that is evaluated against one article's index.
+"""The topic rule language, parsed into a small tree: the matcher (alerts) evaluates it against one
+article's words, search (storage.fts_query) writes it for FTS5.
 
     "cloud souverain" OR (Bleu AND (Orange OR Capgemini)) NOT football
 
@@ -15,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from alerts.text import stem, words
+from storage.text import stem, words
 
 
 class QuerySyntaxError(ValueError):

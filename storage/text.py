@@ -1,15 +1,23 @@
 """Text as a French reader compares it: case, accents and ligatures folded, words and their plurals.
 
+The one place text is folded and cut into words, for topics (alerts), search (storage.fts_query), stories
+and their boilerplate, and the names of discovered sources.
+
     "Les Clouds Souverains de l'Œuvre Gaïa-X" ─► fold ─► "les clouds souverains de l'oeuvre gaia-x"
                                               ─► words ─► les clouds souverains de oeuvre gaia x
                                               ─► stems ─► les cloud souverain de oeuvre gaia x
 
 Hyphens, apostrophes and spaces all separate words, so `Gaia X`, `Gaïa-X` and `GAIA-X` are the same
 words; an elided article or pronoun (`l'`, `d'`, `qu'`, `jusqu'`...) is dropped, so `l'ANSSI` is `anssi`.
+
+The archive's FTS5 index folds less (case and accents only): `index_words` says what it holds, and
+`index_spellings` the spellings a search asks it for, so that search finds what topics match.
 """
 
 import re
+import string
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 _LIGATURES = {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"}
@@ -24,7 +32,7 @@ _ELISION = re.compile(rf"(?<![^\W_])(?:{'|'.join(_ELIDED)})[{_APOSTROPHES}]")
 
 
 def fold(text: str) -> str:
-    """Lower case, without accents or ligatures."""
+    """Lower case, without accents or ligatures, compatibility forms written plainly (ℌ → h, ﬁ → fi, Ｇ → g)."""
     if text.isascii():
         return text.lower()
     # decomposed before and after case folding, since each can give work to the other (ℌ → H → h, ǣ → æ + ¯)
@@ -71,3 +79,37 @@ def word_spans(text: str) -> list[tuple[int, int]]:
         if not (after and after in _APOSTROPHES and m.group().casefold() in _ELIDED):
             spans.append(m.span())
     return spans
+
+
+# letters without a decomposition, written in ASCII where only ASCII will do: "Ørsted" → "orsted"
+_ASCII = str.maketrans({"ø": "o", "đ": "d", "ł": "l"})
+
+
+def ascii_fold(text: str) -> str:
+    """The folded text with the letters NFKD does not take apart (ø, đ, ł) in ASCII, for names and slugs."""
+    return fold(text).translate(_ASCII)
+
+
+# The archive's FTS5 index (unicode61, remove_diacritics 2) lower-cases words and removes their accents, but
+# keeps ligatures and compatibility forms as written: it holds "cœur", "straße", "ﬁnance", "ℌ", "ｇａｉａ".
+_INDEX_LIGATURES = (("oe", "œ"), ("ae", "æ"), ("ss", "ß"), ("fi", "ﬁ"), ("fl", "ﬂ"), ("ff", "ﬀ"),
+                    ("ffi", "ﬃ"), ("ffl", "ﬄ"))
+_FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in string.ascii_lowercase + string.digits})
+
+
+def index_words(text: str) -> list[str]:
+    """The words of a text as the archive's FTS5 index holds them."""
+    return _WORD.findall(_MARKS.sub("", unicodedata.normalize("NFD", text)).lower())
+
+
+def index_spellings(folded: Sequence[str]) -> list[tuple[str, ...]]:
+    """The spellings the FTS5 index may hold folded words in: as folded, with a ligature for its letters
+    (coeur → cœur, finance → ﬁnance), in full-width letters (gaia → ｇａｉａ)."""
+    found = [tuple(folded)]
+    joined = " ".join(folded)
+    for letters, ligature in _INDEX_LIGATURES:
+        if letters in joined:
+            found.append(tuple(w.replace(letters, ligature) for w in folded))
+    if joined.isascii():
+        found.append(tuple(w.translate(_FULL_WIDTH) for w in folded))
+    return list(dict.fromkeys(found))
