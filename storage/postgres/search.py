@@ -1,0 +1,59 @@
+"""Full-text search over a PostgreSQL archive: `articles.search @@ tsquery`, served by its GIN index.
+
+Hits are ranked by ts_rank_cd (cover density: how close together the query's words are), where a title
+word (weights A and C) counts 1.0 and a text word (B and D) 0.4, or sorted newest first; one result per story
+(its best copy) unless `all_copies`. Snippets are ts_headline's, over the words as written, computed for
+the results only.
+"""
+
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import dict_row
+
+from storage.errors import SearchSyntaxError
+from storage.postgres.db import iso
+from storage.postgres.tsquery import tsquery
+
+MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
+HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=10, MaxFragments=2, "
+            f"FragmentDelimiter=\" {ELLIPSIS} \"")
+DATE = "coalesce(a.published, a.fetched_at)"
+
+RANK_WEIGHTS = "{0.4, 1.0, 0.4, 1.0}"  # ts_rank_cd's weights of D, C, B, A: a title word 1.0, a text word 0.4
+Sort = Literal["relevance", "date"]
+
+
+def search(conn: psycopg.Connection, query: str, *, limit: int = 20, since: str | None = None,
+           until: str | None = None, source: str | None = None, lang: str | None = None,
+           sort: Sort = "relevance", all_copies: bool = False) -> list[dict[str, Any]]:
+    """Articles matching a query in the topics' language, best or newest first, each with its `snippet`.
+
+    Dates are ISO dates or datetimes. Raises SearchSyntaxError for a query that cannot be read.
+    """
+    q = tsquery(query)
+    where, params = ["a.search @@ q.q"], [*q.params, RANK_WEIGHTS]
+    for condition, value in ((f"{DATE} >= %s::timestamptz", since), (f"{DATE} < %s::timestamptz", until),
+                             ("a.source = %s", source), ("a.language = %s", lang)):
+        if value:
+            where.append(condition)
+            params.append(value)
+    order = "rank DESC, id DESC" if sort == "relevance" else "date DESC, id DESC"
+    best = f"SELECT DISTINCT ON (story_id) * FROM hits ORDER BY story_id, {order}"  # the best copy of a story
+    sql = f"""
+        WITH q AS (SELECT {q.sql} AS q),
+        hits AS (SELECT a.id, coalesce(a.story_id, a.id) AS story_id, {DATE} AS date,
+                        ts_rank_cd(%s::real[], a.search, q.q) AS rank
+                 FROM articles a, q WHERE {" AND ".join(where)}),
+        chosen AS (SELECT * FROM ({"SELECT * FROM hits" if all_copies else best}) c ORDER BY {order} LIMIT %s)
+        SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source, a.published,
+               a.language, chosen.story_id, chosen.rank, ts_headline('veille_simple', a.text, q.q, %s) AS snippet
+        FROM chosen JOIN articles a ON a.id = chosen.id, q
+        ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
+    """
+    try:
+        with conn.cursor(row_factory=dict_row) as cursor:
+            rows = cursor.execute(sql, [*params, limit, HEADLINE]).fetchall()
+    except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
+        raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
+    return [{**row, "published": iso(row["published"])} for row in rows]

@@ -1,0 +1,153 @@
+"""The PostgreSQL archive (storage.postgres) against a real server: schema, search, outbox claims.
+
+The server is the session's own (tests/pg_server.py); each test gets a fresh database. Without PostgreSQL
+these tests skip and say why.
+"""
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from storage import SearchSyntaxError, StorageError, open_archive, postgres
+from storage.postgres import articles, outbox, search
+from tests.test_search import ARTICLES_SAID, SAME_WORDS
+
+# The same words' queries that PostgreSQL answers otherwise than SQLite, and why: none so far.
+NOT_ON_POSTGRES: dict[str, str] = {}
+
+
+@pytest.fixture
+def pool(pg_archive: str) -> Iterator[ConnectionPool]:
+    with postgres.connect(pg_archive) as opened:
+        yield opened
+
+
+def add(pool: ConnectionPool, slug: str, title: str, text: str, **more: str) -> int:
+    url = f"https://example.org/{slug}"
+    with pool.connection() as conn:
+        return articles.store(conn, {"source": "s", "url": url, "canonical_url": url, "title": title,
+                                     "text": text, "published": "2025-03-05T08:00:00+00:00", **more}).article_id
+
+
+def found(pool: ConnectionPool, query: str) -> set[int]:
+    with pool.connection() as conn:
+        return {row["id"] for row in search.search(conn, query, all_copies=True)}
+
+
+def test_migrations_run_once_are_recorded_and_make_the_sqlite_tables(pg_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert postgres.migrate(conn) == sorted(postgres.MIGRATIONS)
+        first = conn.execute("SELECT number, applied_at FROM _migrations ORDER BY number").fetchall()
+        assert postgres.migrate(conn) == [], "nothing runs twice"
+        assert conn.execute("SELECT number, applied_at FROM _migrations ORDER BY number").fetchall() == first
+        tables = {name for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+    sqlite = open_archive(tmp_path / "veille.db")
+    expected = {name for name in sqlite.table_names() + sqlite.view_names() if not name.startswith("articles_fts")}
+    assert tables == expected
+
+
+def test_an_archive_that_cannot_be_reached_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as error:
+        postgres.connect(f"postgresql://veille:secret@/veille?host={tmp_path}", timeout=2)
+    message = str(error.value)
+    assert message.startswith("cannot open the archive") and "\n" not in message
+    assert "secret" not in message
+
+
+@pytest.mark.parametrize(("query", "expected"), [case for case in SAME_WORDS if case[0] not in NOT_ON_POSTGRES])
+def test_the_same_words_find_the_same_articles_as_on_sqlite(pool: ConnectionPool, query: str,
+                                                           expected: set[str]) -> None:
+    slugs = {add(pool, slug, title, text): slug for slug, (title, text) in ARTICLES_SAID.items()}
+    assert {slugs[i] for i in found(pool, query)} == expected
+
+
+def test_french_stems_find_plurals_and_conjugations(pool: ConnectionPool) -> None:
+    plural = add(pool, "pluriel", "Les clouds souverains", "Un texte sur l'hébergement.")
+    verb = add(pool, "verbe", "L'État gouverne son cloud", "Une doctrine attendue.")
+    assert found(pool, "souverain") == {plural}
+    assert found(pool, "gouverner") == {verb}, "gouverner and gouverne share their French stem, not a prefix"
+    assert found(pool, '"gouverner"') == set(), "a quoted word is as written"
+
+
+def test_a_title_word_ranks_above_a_text_word_and_snippets_mark_the_hits(pool: ConnectionPool) -> None:
+    in_title = add(pool, "titre", "Un cloud souverain pour l'État", "Le ministère adopte une offre.")
+    in_text = add(pool, "texte", "Actualités", "Le ministère adopte un cloud souverain pour ses données.")
+    with pool.connection() as conn:
+        rows = search.search(conn, "souverain")
+    assert [row["id"] for row in rows] == [in_title, in_text]
+    assert "[souverain]" in rows[1]["snippet"]
+    assert rows[0]["published"] == "2025-03-05T08:00:00+00:00"
+
+
+def test_one_result_per_story_unless_all_copies(pool: ConnectionPool) -> None:
+    first = add(pool, "a", "Le cloud souverain", "Premier texte.")
+    copy = add(pool, "b", "Le cloud souverain, encore", "Second texte.")
+    with pool.connection() as conn:
+        conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", [first, copy])
+        assert len(search.search(conn, "cloud")) == 1
+        assert {r["id"] for r in search.search(conn, "cloud", all_copies=True)} == {first, copy}
+
+
+def test_a_query_that_cannot_be_read_is_a_search_syntax_error(pool: ConnectionPool) -> None:
+    with pool.connection() as conn, pytest.raises(SearchSyntaxError, match="cannot read the query"):
+        search.search(conn, "cloud AND")
+
+
+def queued(pool: ConnectionPool, count: int) -> list[int]:
+    article = add(pool, "alerte", "Le cloud souverain", "Un texte.")
+    with pool.connection() as conn:
+        for chat in range(count):
+            outbox.queue(conn, article, article, "t", chat)
+        return [row[0] for row in conn.execute("SELECT id FROM outbox ORDER BY id")]
+
+
+def test_a_deliverer_skips_the_rows_another_is_claiming_without_waiting(pool: ConnectionPool) -> None:
+    ids = queued(pool, 6)
+    with pool.connection() as first, pool.connection() as second:
+        second.execute("SET lock_timeout = '5s'")  # waiting on the first's locks fails the test
+        with first.transaction():
+            mine = outbox.claim_pending(first, limit=3)  # locked, not committed yet
+            theirs = outbox.claim_pending(second, limit=10)
+            assert not outbox.claim(second, mine[:1]), "a claim of a row another holds takes nothing"
+    assert mine == ids[:3] and theirs == ids[3:]
+
+
+def test_deliverers_claiming_at_once_never_get_the_same_row(pool: ConnectionPool) -> None:
+    ids = queued(pool, 40)
+    start = threading.Barrier(2)
+    claimed: list[list[int]] = [[], []]
+
+    def deliver(n: int) -> None:
+        with psycopg.connect(pool.conninfo, autocommit=True) as conn:
+            start.wait()
+            while got := outbox.claim_pending(conn, limit=2):
+                claimed[n].extend(got)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == ids
+
+
+def test_a_claim_is_all_or_none_and_a_sent_alert_is_never_claimed_again(pool: ConnectionPool) -> None:
+    ids = queued(pool, 3)
+    with pool.connection() as conn:
+        assert outbox.claim(conn, ids[:2])
+        assert not outbox.claim(conn, ids[1:]), "one of them is held"
+        assert conn.execute("SELECT state FROM outbox WHERE id = %s", [ids[2]]).fetchone() == ("pending",)
+        outbox.mark_sent(conn, ids[:2], message_id=7)
+        outbox.release(conn, ids[:2])
+        assert outbox.claim_pending(conn) == ids[2:]
+
+
+def test_a_hyphenated_word_is_its_parts_side_by_side_within_a_phrase(pool: ConnectionPool) -> None:
+    joined = add(pool, "gaiax", "La France rejoint Gaïa-X", "Un texte.")
+    assert found(pool, '"rejoint Gaia-X"') == found(pool, "rejoint-gaia-x") == {joined}
