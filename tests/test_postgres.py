@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from storage import SearchSyntaxError, StorageError, open_archive, postgres
 from storage.postgres import articles, outbox, search
+from storage.postgres.tsquery import MAX_NEAR_SPAN, tsquery
 from tests.test_search import ARTICLES_SAID, SAME_WORDS
 
 # The same words' queries that PostgreSQL answers otherwise than SQLite, and why: none so far.
@@ -151,3 +152,37 @@ def test_a_claim_is_all_or_none_and_a_sent_alert_is_never_claimed_again(pool: Co
 def test_a_hyphenated_word_is_its_parts_side_by_side_within_a_phrase(pool: ConnectionPool) -> None:
     joined = add(pool, "gaiax", "La France rejoint Gaïa-X", "Un texte.")
     assert found(pool, '"rejoint Gaia-X"') == found(pool, "rejoint-gaia-x") == {joined}
+
+
+def test_searches_can_be_served_by_the_gin_index(pool: ConnectionPool) -> None:
+    add(pool, "a", "Le cloud souverain", "Un texte.")
+    with pool.connection() as conn:
+        conn.execute("SET enable_seqscan = off")  # a tiny table: the planner would rightly read it all
+        for query in ("cloud souverain NOT football", "souver*", '"l\'ANSSI"', "NEAR(club cloud, 5)"):
+            sql, params = search.statement(query, limit=10)
+            plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {sql}", params))
+            assert "Bitmap Index Scan on articles_search" in plan, plan
+
+
+def test_filters_and_newest_first(pool: ConnectionPool) -> None:
+    old = add(pool, "ancien", "Le cloud souverain", "Un texte.", published="2024-01-02T08:00:00+00:00")
+    new = add(pool, "recent", "Un cloud", "Un texte.", source="autre")
+    with pool.connection() as conn:
+        assert [r["id"] for r in search.search(conn, "cloud", sort="date")] == [new, old]
+        assert [r["id"] for r in search.search(conn, "cloud", since="2025-01-01")] == [new]
+        assert [r["id"] for r in search.search(conn, "cloud", until="2025-01-01")] == [old]
+        assert [r["id"] for r in search.search(conn, "cloud", source="autre")] == [new]
+
+
+def test_near_reads_every_distance_both_ways_up_to_a_span_then_and() -> None:
+    (close,) = tsquery("NEAR(club cloud, 3)").params
+    assert close.count("<") == 6 and "'cloud':*AB <3> 'club':*AB" in close.replace("(", "").replace(")", "")
+    (far,) = tsquery(f"NEAR(club cloud, {MAX_NEAR_SPAN + 1})").params
+    assert "<" not in far and far.replace("(", "").replace(")", "") == "'club':*AB & 'cloud':*AB"
+
+
+def test_search_refuses_what_it_cannot_find() -> None:
+    for query, reason in (("souverain (cloud OR NOT football)", "cannot find 'x OR NOT y'"),
+                          ("  ", "the query is empty"), ("cloud AND", "cannot read the query")):
+        with pytest.raises(SearchSyntaxError, match=reason):
+            tsquery(query)

@@ -31,6 +31,20 @@ def search(conn: psycopg.Connection, query: str, *, limit: int = 20, since: str 
 
     Dates are ISO dates or datetimes. Raises SearchSyntaxError for a query that cannot be read.
     """
+    sql, params = statement(query, limit=limit, since=since, until=until, source=source, lang=lang, sort=sort,
+                            all_copies=all_copies)
+    try:
+        with conn.cursor(row_factory=dict_row) as cursor:
+            rows = cursor.execute(sql, params).fetchall()
+    except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
+        raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
+    return [{**row, "published": iso(row["published"])} for row in rows]
+
+
+def statement(query: str, *, limit: int, since: str | None = None, until: str | None = None,
+              source: str | None = None, lang: str | None = None, sort: Sort = "relevance",
+              all_copies: bool = False) -> tuple[str, list[Any]]:
+    """The SQL of a search and its parameters: hits found by the GIN index, ranked, the chosen few shown."""
     q = tsquery(query)
     where, params = ["a.search @@ q.q"], [*q.params, RANK_WEIGHTS]
     for condition, value in ((f"{DATE} >= %s::timestamptz", since), (f"{DATE} < %s::timestamptz", until),
@@ -51,9 +65,4 @@ def search(conn: psycopg.Connection, query: str, *, limit: int = 20, since: str 
         FROM chosen JOIN articles a ON a.id = chosen.id, q
         ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
     """
-    try:
-        with conn.cursor(row_factory=dict_row) as cursor:
-            rows = cursor.execute(sql, [*params, limit, HEADLINE]).fetchall()
-    except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
-        raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
-    return [{**row, "published": iso(row["published"])} for row in rows]
+    return sql, [*params, limit, HEADLINE]
