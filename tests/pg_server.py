@@ -72,12 +72,14 @@ class PgServer:
 
 
 def _run(command: list[str], folder: Path) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder)
+    """Run initdb or pg_ctl; skip the PostgreSQL tests, with the last line it said, if it fails."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder, check=False)
     if done.returncode != 0:
         log = folder / "log"
-        tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
-        reason = (done.stderr.strip() or done.stdout.strip() or " ".join(tail)).splitlines()[-1:]
-        pytest.skip(f"PostgreSQL did not start: {Path(command[-1]).name if not reason else reason[0]}")
+        said = done.stderr + done.stdout + (log.read_text(errors="replace") if log.exists() else "")
+        last = [line.strip() for line in said.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
+        program = next(Path(word).name for word in command if Path(word).name in ("initdb", "pg_ctl"))
+        pytest.skip(f"PostgreSQL could not start ({program}): {last[-1]}")
 
 
 @pytest.fixture(scope="session")
@@ -87,10 +89,12 @@ def pg_server() -> Iterator[PgServer]:
     bin_dir = _bin_dir()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server installed (make test installs Debian's postgresql with apt-get)")
-    folder = Path(tempfile.mkdtemp(prefix="veille-pg-"))  # short: a socket's path is at most 107 bytes
-    prefix = _as_server_user(folder)
+    # in /tmp whatever TMPDIR says: a socket's path is at most 107 bytes, and the server's user must reach it
+    folder = Path(tempfile.mkdtemp(prefix="veille-pg-", dir="/tmp"))
     data = folder / "data"
+    prefix: list[str] = []
     try:
+        prefix = _as_server_user(folder)
         _run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8",
               "--locale=C.UTF-8", "--no-sync"], folder)
         settings = f"-c listen_addresses='' -k {folder} -c fsync=off -c full_page_writes=off"

@@ -6,6 +6,7 @@ these tests skip and say why.
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from storage import SearchSyntaxError, StorageError, open_archive, postgres
+from storage.outbox import Match
 from storage.postgres import articles, outbox, search
 from storage.postgres.tsquery import MAX_NEAR_SPAN, tsquery
 from tests.test_search import ARTICLES_SAID, SAME_WORDS
@@ -186,3 +188,29 @@ def test_search_refuses_what_it_cannot_find() -> None:
                           ("  ", "the query is empty"), ("cloud AND", "cannot read the query")):
         with pytest.raises(SearchSyntaxError, match=reason):
             tsquery(query)
+
+
+def test_matches_and_their_alerts_are_one_transaction_each_story_alerted_once(pool: ConnectionPool) -> None:
+    first = add(pool, "a", "Le cloud souverain", "Un texte.")
+    copy = add(pool, "b", "Le cloud souverain, repris", "Un autre texte.")
+    other = add(pool, "c", "Un autre cloud", "Un troisième texte.")
+    match = Match("cloud", ["cloud souverain"], chats=[1, 2])
+    with pool.connection() as conn:
+        conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", [first, copy])
+        assert outbox.record_matches(conn, {"id": first, "story_id": first}, [match], alert=True) == 2
+        assert outbox.record_matches(conn, {"id": copy, "story_id": first}, [match], alert=True) == 0
+        assert conn.execute("SELECT terms FROM matches WHERE article_id = %s", [copy]).fetchone() == (
+            ["cloud souverain"],)
+        unsendable = Match("cloud", ["cloud"], chats=[2**70])  # its alert cannot be written, nor its match
+        with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+            outbox.record_matches(conn, {"id": other, "story_id": other}, [unsendable], alert=True)
+        assert conn.execute("SELECT count(*) FROM matches WHERE article_id = %s", [other]).fetchone() == (0,)
+        assert conn.execute("SELECT id FROM articles WHERE matched_at IS NULL").fetchall() == [(other,)]
+
+
+def test_a_claim_whose_lease_ended_is_taken_again(pool: ConnectionPool) -> None:
+    ids = queued(pool, 2)
+    with pool.connection() as conn:
+        assert outbox.claim_pending(conn, lease=timedelta(0)) == ids
+        assert outbox.claim_pending(conn) == ids, "its holder is gone"
+        assert outbox.claim_pending(conn) == [], "held until its lease ends"

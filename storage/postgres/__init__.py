@@ -10,12 +10,13 @@ Done here, tested against a real server (tests/test_postgres.py):
 - schema: SQLite's tables in PostgreSQL types, numbered migrations recorded in `_migrations` (schema);
 - full-text search with unaccent, French stems and words as written, title above text, a GIN index, the
   topics' query language as a tsquery (tsquery: what NEAR approximates), ts_rank_cd and ts_headline (search);
-- storing articles once (by URL, GUID or text) (articles), the outbox's claims (outbox).
+- storing articles once (by URL, GUID or text) (articles); matches and their alerts in one transaction,
+  claims taken FOR UPDATE SKIP LOCKED, leases, sent and released alerts (outbox).
 
 What wiring it behind the storage port still needs: `storage.url` in storage.config and the port's
 `Archive` choosing this backend (its writer thread and read pool map to this pool's connections); every
 function of storage/*.py that has no counterpart here yet (stories and their MinHash bands, boilerplate,
-matches and the matcher's transaction, pending/mark_retry/mark_failed/release_orphans, chats, topics,
+the outbox's pending/mark_retry/mark_failed/release_orphans/counts, chats, topics,
 health, trends, updating a held article); psycopg's errors mapped to storage's own (busy, full...);
 `veille archive copy --to postgresql://...`; `veille serve` saying that Datasette reads SQLite only;
 the contract tests and the end-to-end test run on both backends.

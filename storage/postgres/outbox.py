@@ -7,19 +7,40 @@ one clock for every machine that delivers. As on SQLite (storage.outbox), a clai
 may be taken again, and only the holder of a claim sends.
 """
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from storage.outbox import LEASE, owner
+from storage.outbox import LEASE, Match, owner
 
 CLAIMABLE = ("(state = 'pending' AND (not_before IS NULL OR not_before <= now())"
              " OR state = 'sending' AND lease_until <= now())"
              " AND chat_id NOT IN (SELECT chat_id FROM chats WHERE muted_until > now())")
 
 
+def record_matches(conn: psycopg.Connection, article: Mapping[str, Any], matches: Iterable[Match], *,
+                   alert: bool) -> int:
+    """Record the article's matches, mark it matched and, if `alert`, queue one alert per story, topic and
+    chat, all in one transaction; how many alerts were queued (a story queued before is not queued again)."""
+    queued = 0
+    with conn.transaction():
+        for match in matches:
+            conn.execute("INSERT INTO matches VALUES (%s, %s, %s, now()) ON CONFLICT (article_id, topic)"
+                         " DO UPDATE SET terms = excluded.terms, matched_at = excluded.matched_at",
+                         [article["id"], match.topic, Jsonb(match.terms)])
+            if alert:
+                queued += sum(queue(conn, article["id"], article["story_id"] or article["id"], match.topic, chat)
+                              for chat in match.chats)
+        conn.execute("UPDATE articles SET matched_at = now() WHERE id = %s", [article["id"]])
+    return queued
+
+
 def queue(conn: psycopg.Connection, article_id: int, story_id: int, topic: str, chat_id: int) -> bool:
-    """Queue one alert; False when this story was already queued for this topic and chat."""
+    """Queue one alert; False when this story was already queued for this topic and chat. Inside another
+    transaction (record_matches'), part of it."""
     with conn.transaction():
         cursor = conn.execute(
             "INSERT INTO outbox (story_id, article_id, topic, chat_id, queued_at) VALUES (%s, %s, %s, %s, now())"
