@@ -5,6 +5,7 @@ these tests skip and say why.
 """
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from storage import SearchSyntaxError, StorageError, open_archive, postgres
 from storage.outbox import Match
-from storage.postgres import articles, outbox, search
+from storage.postgres import articles, outbox, schema, search
 from storage.postgres.tsquery import MAX_NEAR_SPAN, tsquery
 from tests.test_search import ARTICLES_SAID, SAME_WORDS
 
@@ -52,6 +53,24 @@ def test_migrations_run_once_are_recorded_and_make_the_sqlite_tables(pg_url: str
     sqlite = open_archive(tmp_path / "veille.db")
     expected = {name for name in sqlite.table_names() + sqlite.view_names() if not name.startswith("articles_fts")}
     assert tables == expected
+
+
+def test_processes_starting_together_migrate_one_after_the_other(pg_url: str) -> None:
+    ran: list[list[int]] = []
+    with psycopg.connect(pg_url, autocommit=True) as first, psycopg.connect(pg_url, autocommit=True) as second:
+        pid = second.info.backend_pid
+        with first.transaction():
+            first.execute("SELECT pg_advisory_xact_lock(%s)", [schema.MIGRATION_LOCK])  # as migrating does
+            later = threading.Thread(target=lambda: ran.append(postgres.migrate(second)))
+            later.start()
+            waiting = False
+            while later.is_alive() and not waiting:
+                time.sleep(0.01)  # a poll of what the server says, not a measure of time
+                waiting = first.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                                        [pid]).fetchone() == (True,)
+            assert waiting, "the second process waits for the first"
+        later.join()
+    assert ran == [sorted(postgres.MIGRATIONS)]
 
 
 def test_an_archive_that_cannot_be_reached_is_a_one_line_error(tmp_path: Path) -> None:

@@ -15,11 +15,11 @@ Done here, tested against a real server (tests/test_postgres.py):
 
 What wiring it behind the storage port still needs: `storage.url` in storage.config and the port's
 `Archive` choosing this backend (its writer thread and read pool map to this pool's connections); every
-function of storage/*.py that has no counterpart here yet (stories and their MinHash bands, boilerplate,
-the outbox's pending/mark_retry/mark_failed/release_orphans/counts, chats, topics,
-health, trends, updating a held article); psycopg's errors mapped to storage's own (busy, full...);
-`veille archive copy --to postgresql://...`; `veille serve` saying that Datasette reads SQLite only;
-the contract tests and the end-to-end test run on both backends.
+function of storage/*.py without a counterpart here yet (stories and their MinHash bands, boilerplate,
+updating a held article, the outbox's pending, retries, failures, orphans and counts, chats, topics,
+health, trends); psycopg's errors mapped to storage's own (busy, full...); `veille archive copy --to
+postgresql://...`; `veille serve` saying that Datasette reads SQLite only; the contract tests and the
+end-to-end test run on both backends.
 """
 
 from storage.postgres.db import connect, iso

@@ -23,7 +23,7 @@ import psycopg
 # the text search parser's token types that hold words; a hyphenated word is read as its parts only
 _WORD_TOKENS = "asciiword, word, numword, hword_part, hword_asciipart, hword_numpart"
 _WHOLE_HYPHENATED = "asciihword, hword, numhword"
-_LOCK = 0x7665696C6C65  # 'veille': the advisory lock that lets one process at a time migrate
+MIGRATION_LOCK = 0x7665696C6C65  # 'veille': the advisory lock that lets one process at a time migrate
 
 
 def _m001_text_search(conn: psycopg.Connection) -> None:
@@ -213,12 +213,12 @@ def migrate(conn: psycopg.Connection) -> list[int]:
     Processes that start together wait for each other on an advisory lock, so each step runs once.
     """
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
     ran = []
     for number, migration in sorted(MIGRATIONS.items()):
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
             if conn.execute("SELECT 1 FROM _migrations WHERE number = %s", [number]).fetchone():
                 continue
             migration(conn)
