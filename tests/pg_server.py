@@ -32,7 +32,7 @@ def _bin_dir() -> Path | None:
     """Where initdb and pg_ctl are: on PATH, or Debian's newest /usr/lib/postgresql/N/bin."""
     if found := shutil.which("initdb"):
         return Path(found).resolve().parent
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[4]))
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
     return Path(debian[-1]).parent if debian else None
 
 
@@ -73,12 +73,15 @@ class PgServer:
 
 def _run(command: list[str], folder: Path) -> None:
     """Run initdb or pg_ctl; skip the PostgreSQL tests, with the last line it said, if it fails."""
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder, check=False)
+    program = next(Path(word).name for word in command if Path(word).name in ("initdb", "pg_ctl"))
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder, check=False)
+    except OSError as exc:  # no setpriv, say
+        pytest.skip(f"PostgreSQL could not start ({program}): {exc}")
     if done.returncode != 0:
         log = folder / "log"
         said = done.stderr + done.stdout + (log.read_text(errors="replace") if log.exists() else "")
         last = [line.strip() for line in said.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
-        program = next(Path(word).name for word in command if Path(word).name in ("initdb", "pg_ctl"))
         pytest.skip(f"PostgreSQL could not start ({program}): {last[-1]}")
 
 

@@ -16,8 +16,9 @@ from psycopg.types.json import Jsonb
 
 from storage.outbox import LEASE, Match, owner
 
-CLAIMABLE = ("(state = 'pending' AND (not_before IS NULL OR not_before <= now())"
-             " OR state = 'sending' AND lease_until <= now())"
+# due and free: pending and not put off, or claimed by a holder whose lease ended; its chat not muted
+CLAIMABLE = ("((state = 'pending' AND (not_before IS NULL OR not_before <= now()))"
+             " OR (state = 'sending' AND lease_until <= now()))"
              " AND chat_id NOT IN (SELECT chat_id FROM chats WHERE muted_until > now())")
 
 

@@ -1,10 +1,10 @@
 """The topics' query language (alerts.query) as a PostgreSQL tsquery over `articles.search`.
 
 The same words find the same articles as on SQLite (storage.fts_query), with PostgreSQL's own machinery.
-The index holds every article twice (storage.postgres.schema): French stems (`veille_french`) and words as
-written (`veille_simple`, weights A and B), both without accents and ligatures (unaccent folds œ to oe,
-so `coeur` and `cœur` need no variants). Each word of a query names the weights it may match, so that a
-phrase is matched within one of the two, never across:
+The index holds every article twice (storage.postgres.schema): words as written (`veille_simple`, weights
+A and B) and French stems (`veille_french`, weights C and D), both without accents and ligatures (unaccent
+folds œ to oe, so `coeur` and `cœur` need no variants). Each word of a query names the weights it may
+match, so that a phrase is matched within one of the two, never across:
 
     souverains        'souverain':*AB | 'souverain':CD  our stem as a prefix of the words as written (plurals,
                                                         feminines, as topics read them), or the French stem
@@ -13,15 +13,16 @@ phrase is matched within one of the two, never across:
     "l'ANSSI"         'l':AB <-> 'anssi':AB             a quoted phrase: the words as written, no stemming
     l'ANSSI           'anssi':*AB | 'anssi':CD          an elided article is dropped, as topics do
     certif*           'certif':*AB                      a prefix of the words as written
-    a AND NOT b       a && !!b                         OR, AND and NOT are tsquery's ||, && and !!
-    NEAR(a b, 5)      a <1> b | b <1> a | ... <5> ...  every distance, both ways (see below)
+    a AND NOT b       a && !!b                          OR, AND and NOT are tsquery's ||, && and !!
+    NEAR(a b, 5)      a <1> b | b <1> a | ... <5> ...   every distance, both ways (see below)
 
 NEAR, approximated: tsquery's `<N>` is an exact distance, so NEAR(a b, n) is the OR of `a <d> b` and
 `b <d> a` for d from 1 to n (plus the length of its phrases, less one each), over the words as written with
 stems as prefixes: each term within the distance of the first one, each pair on its own (the first term may
 be a different occurrence for each). Two approximations, both said here: a span over MAX_NEAR_SPAN words
 is read as AND (every term in the article, anywhere); PostgreSQL counts an elided article (the `l` of
-`l'État`) as a word where topics do not, so a NEAR right at its distance across an elision can be missed.
+`l'État`) as a word where topics do not (as FTS5 does on SQLite), so a NEAR right at its distance across an
+elision can be missed.
 A phrase may also run from the end of the title into the start of the text (the tsvector joins them).
 """
 
