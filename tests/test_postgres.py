@@ -18,6 +18,8 @@ from storage import SearchSyntaxError, StorageError, open_archive, postgres
 from storage.outbox import Match
 from storage.postgres import articles, outbox, schema, search
 from storage.postgres.tsquery import MAX_NEAR_SPAN, tsquery
+from storage.search import search as sqlite_search
+from tests.archive_fixtures import ARTICLES, build
 from tests.test_search import ARTICLES_SAID, SAME_WORDS
 
 # The same words' queries that PostgreSQL answers otherwise than SQLite, and why: none so far.
@@ -86,6 +88,56 @@ def test_the_same_words_find_the_same_articles_as_on_sqlite(pool: ConnectionPool
                                                            expected: set[str]) -> None:
     slugs = {add(pool, slug, title, text): slug for slug, (title, text) in ARTICLES_SAID.items()}
     assert {slugs[i] for i in found(pool, query)} == expected
+
+
+# The SQLite search tests' queries and filters (tests/test_search.py), over the same archive on both backends
+ON_BOTH = [
+    ('"cloud souverain"', {}), ("cloud confiance", {}), ("securite", {}), ("qualifiees", {}), ("ÉTAT", {}),
+    ("certif*", {}), ("NEAR(fibre Cantal, 5)", {}), ("souver*", {}), ("fibre OR souverain", {}),
+    *[("souverain OR securite", {name: value}) for name, value in (
+        ("since", "2025-01-01"), ("until", "2024-12-31"), ("until", "2024-06-01"), ("source", "usine"),
+        ("lang", "en"), ("topic", "cloud-souverain"))],
+]
+
+
+@pytest.fixture
+def both(tmp_path: Path, pool: ConnectionPool) -> Iterator[tuple[object, ConnectionPool]]:
+    """archive_fixtures' archive on SQLite, and the same articles, story and matches on PostgreSQL."""
+    _, db, _ = build(tmp_path)
+    ids = {}
+    with pool.connection() as conn:
+        for a in ARTICLES:
+            url = f"https://{a['source']}.example/{a['slug']}"
+            ids[a["slug"]] = articles.store(conn, {**a, "url": url, "canonical_url": url, "guid": a["slug"]}).article_id
+            for topic in a["topics"]:
+                conn.execute("INSERT INTO matches VALUES (%s, %s, '[]', now())", [ids[a["slug"]], topic])
+        conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", [ids["doctrine"], ids["doctrine-reprise"]])
+    yield db, pool
+    db.close()
+
+
+@pytest.mark.parametrize(("query", "filters"), ON_BOTH)
+def test_the_sqlite_search_tests_queries_find_the_same_on_postgres(both: tuple, query: str,
+                                                                  filters: dict[str, str]) -> None:
+    db, pool = both
+    with pool.connection() as conn:
+        for sort in ("relevance", "date"):
+            for all_copies in (True, False):
+                on_sqlite, on_postgres = (
+                    [(r["url"], r["published"], r.get("outlets")) for r in found]
+                    for found in (sqlite_search(db, query, sort=sort, all_copies=all_copies, **filters),
+                                  search.search(conn, query, sort=sort, all_copies=all_copies, **filters)))
+                if sort == "relevance":  # ranked otherwise (bm25, ts_rank_cd): the same hits, and stories
+                    on_sqlite, on_postgres = sorted(on_sqlite), sorted(on_postgres)
+                if not all_copies:  # a story's best copy is chosen by its rank
+                    on_sqlite, on_postgres = ([hit[1:] for hit in hits] for hits in (on_sqlite, on_postgres))
+                assert on_postgres == on_sqlite, (sort, all_copies)
+
+
+def test_snippets_mark_the_hits_as_written(both: tuple) -> None:
+    _, pool = both
+    with pool.connection() as conn:
+        assert "[SÉCURITÉ]" in search.search(conn, "securite", source="lemagit")[0]["snippet"]
 
 
 def test_french_stems_find_plurals_and_conjugations(pool: ConnectionPool) -> None:

@@ -9,6 +9,8 @@ from psycopg_pool import ConnectionPool
 from storage.errors import StorageError
 from storage.postgres.schema import migrate
 
+# times read and written in UTC whatever the server's own time zone: a bare date is a UTC day, as on SQLite
+OPTIONS = "-c TimeZone=UTC"
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
@@ -18,12 +20,13 @@ def connect(url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 
     seconds. Raises StorageError, with the server's reason, when the archive cannot be reached or migrated.
     """
     try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=max(int(timeout), 2)) as conn:
+        with psycopg.connect(url, autocommit=True, connect_timeout=max(int(timeout), 2),
+                             options=OPTIONS) as conn:
             migrate(conn)
     except (psycopg.Error, OSError) as exc:
         raise _unopened(url, exc) from exc
     pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout,
-                          kwargs={"autocommit": True}, name="veille-archive", open=False)
+                          kwargs={"autocommit": True, "options": OPTIONS}, name="veille-archive", open=False)
     try:
         pool.open(wait=True, timeout=timeout)
     except psycopg.Error as exc:  # the pool's own timeout is one too

@@ -21,48 +21,63 @@ HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=1
 DATE = "coalesce(a.published, a.fetched_at)"
 
 RANK_WEIGHTS = "{0.4, 1.0, 0.4, 1.0}"  # ts_rank_cd's weights of D, C, B, A: a title word 1.0, a text word 0.4
+# how many distinct sources carried a chosen story, over every copy of it
+OUTLETS = """(SELECT count(DISTINCT s.source) FROM articles copy JOIN article_sources s ON s.article_id = copy.id
+              WHERE copy.story_id = chosen.story_id OR copy.id = chosen.story_id)"""
 Sort = Literal["relevance", "date"]
 
 
-def search(conn: psycopg.Connection, query: str, *, limit: int = 20, since: str | None = None,
-           until: str | None = None, source: str | None = None, lang: str | None = None,
-           sort: Sort = "relevance", all_copies: bool = False) -> list[dict[str, Any]]:
-    """Articles matching a query in the topics' language, best or newest first, each with its `snippet`.
+def search(conn: psycopg.Connection, query: str, *, limit: int = 20, all_copies: bool = False,
+           sort: Sort = "relevance", **filters: str | None) -> list[dict[str, Any]]:
+    """Articles matching a query in the topics' language, best or newest first, each with its `snippet`;
+    one per story with `outlets` (the number of sources that carried it) unless `all_copies`.
 
-    Dates are ISO dates or datetimes. Raises SearchSyntaxError for a query that cannot be read.
+    Filters as on SQLite (storage.search.Filters): since, until (a bare date is the whole day), source, topic,
+    lang (`fr` is also `fr-CA`). Raises SearchSyntaxError for a query that cannot be read.
     """
-    sql, params = statement(query, limit=limit, since=since, until=until, source=source, lang=lang, sort=sort,
-                            all_copies=all_copies)
+    sql, params = statement(query, limit=limit, all_copies=all_copies, sort=sort, **filters)
     try:
         with conn.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(sql, params).fetchall()
     except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
         raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
+    if all_copies:
+        for row in rows:
+            del row["outlets"]
     return [{**row, "published": iso(row["published"])} for row in rows]
 
 
-def statement(query: str, *, limit: int, since: str | None = None, until: str | None = None,
-              source: str | None = None, lang: str | None = None, sort: Sort = "relevance",
-              all_copies: bool = False) -> tuple[str, list[Any]]:
+def where(since: str | None = None, until: str | None = None, source: str | None = None,
+          topic: str | None = None, lang: str | None = None) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `a` (articles) for these filters, and their parameters in order."""
+    conditions: list[tuple[str, list[Any]]] = [
+        (f"{DATE} >= %s::timestamptz", [since]),
+        (f"{DATE} < %s::date + 1" if until and len(until) == 10 else f"{DATE} < %s::timestamptz", [until]),
+        ("a.source = %s", [source]),
+        ("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = %s)", [topic]),
+        ("(a.language = %s OR a.language LIKE %s || '-%%')", [lang, lang]),
+    ]
+    chosen = [(sql, values) for sql, values in conditions if values[0]]
+    return [sql for sql, _ in chosen], [value for _, values in chosen for value in values]
+
+
+def statement(query: str, *, limit: int, all_copies: bool = False, sort: Sort = "relevance",
+              **filters: str | None) -> tuple[str, list[Any]]:
     """The SQL of a search and its parameters: hits found by the GIN index, ranked, the chosen few shown."""
     q = tsquery(query)
-    where, params = ["a.search @@ q.q"], [*q.params, RANK_WEIGHTS]
-    for condition, value in ((f"{DATE} >= %s::timestamptz", since), (f"{DATE} < %s::timestamptz", until),
-                             ("a.source = %s", source), ("a.language = %s", lang)):
-        if value:
-            where.append(condition)
-            params.append(value)
+    conditions, values = where(**filters)
     order = "rank DESC, id DESC" if sort == "relevance" else "date DESC, id DESC"
     best = f"SELECT DISTINCT ON (story_id) * FROM hits ORDER BY story_id, {order}"  # the best copy of a story
     sql = f"""
         WITH q AS (SELECT {q.sql} AS q),
         hits AS (SELECT a.id, coalesce(a.story_id, a.id) AS story_id, {DATE} AS date,
                         ts_rank_cd(%s::real[], a.search, q.q) AS rank
-                 FROM articles a, q WHERE {" AND ".join(where)}),
+                 FROM articles a, q WHERE {" AND ".join(["a.search @@ q.q", *conditions])}),
         chosen AS (SELECT * FROM ({"SELECT * FROM hits" if all_copies else best}) c ORDER BY {order} LIMIT %s)
         SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source, a.published,
-               a.language, chosen.story_id, chosen.rank, ts_headline('veille_simple', a.text, q.q, %s) AS snippet
+               a.language, chosen.story_id, ts_headline('veille_simple', a.text, q.q, %s) AS snippet,
+               {"NULL" if all_copies else OUTLETS} AS outlets
         FROM chosen JOIN articles a ON a.id = chosen.id, q
         ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
     """
-    return sql, [*params, limit, HEADLINE]
+    return sql, [*q.params, RANK_WEIGHTS, *values, limit, HEADLINE]
