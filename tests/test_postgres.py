@@ -285,3 +285,19 @@ def test_a_claim_whose_lease_ended_is_taken_again(pool: ConnectionPool) -> None:
         assert outbox.claim_pending(conn, lease=timedelta(0)) == ids
         assert outbox.claim_pending(conn) == ids, "its holder is gone"
         assert outbox.claim_pending(conn) == [], "held until its lease ends"
+
+
+def test_an_article_is_stored_once_whichever_way_it_comes_back(pool: ConnectionPool) -> None:
+    text = "Le gouvernement présente sa doctrine du cloud souverain pour les administrations. " * 4
+    item = {"source": "a", "url": "https://a.example/1?utm_source=rss", "canonical_url": "https://a.example/1",
+            "guid": "g1", "title": "La doctrine", "text": text, "aliases": ["https://a.example/un"]}
+    with pool.connection() as conn:
+        first = articles.store(conn, item)
+        again = [articles.store(conn, {**item, **change}) for change in (
+            {"canonical_url": "https://a.example/un"},                          # another of its URLs
+            {"canonical_url": "https://a.example/2", "aliases": []},            # its GUID
+            {"source": "b", "url": "https://b.example/x", "canonical_url": "https://b.example/x", "guid": None})]
+        assert first.new and not any(stored.new for stored in again)            # ... and its text, elsewhere
+        assert {stored.article_id for stored in again} == {first.article_id}
+        assert conn.execute("SELECT source FROM article_sources ORDER BY source").fetchall() == [("a",), ("b",)]
+        assert conn.execute("SELECT story_id FROM articles").fetchall() == [(first.article_id,)]
