@@ -294,10 +294,11 @@ def test_an_article_is_stored_once_whichever_way_it_comes_back(pool: ConnectionP
     with pool.connection() as conn:
         first = articles.store(conn, item)
         again = [articles.store(conn, {**item, **change}) for change in (
-            {"canonical_url": "https://a.example/un"},                          # another of its URLs
-            {"canonical_url": "https://a.example/2", "aliases": []},            # its GUID
-            {"source": "b", "url": "https://b.example/x", "canonical_url": "https://b.example/x", "guid": None})]
-        assert first.new and not any(stored.new for stored in again)            # ... and its text, elsewhere
+            {"canonical_url": "https://a.example/un"},  # under another of its URLs
+            {"canonical_url": "https://a.example/2", "aliases": []},  # its GUID
+            {"source": "b", "url": "https://b.example/x", "canonical_url": "https://b.example/x", "guid": None,
+             "aliases": []})]  # its text, from another source
+        assert first.new and not any(stored.new for stored in again)
         assert {stored.article_id for stored in again} == {first.article_id}
         assert conn.execute("SELECT source FROM article_sources ORDER BY source").fetchall() == [("a",), ("b",)]
         assert conn.execute("SELECT story_id FROM articles").fetchall() == [(first.article_id,)]
