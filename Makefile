@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICE := $(VENV)/.installed-service
 TESTS := $(VENV)/.installed-test
 
-.PHONY: run crawl test lint unit browser bench clean
+.PHONY: run crawl test lint unit browser postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,7 +41,14 @@ browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || \
 		echo "no chromium: the browser test will be skipped"
 
-test: lint browser unit
+# Debian's PostgreSQL server for tests/test_postgres.py (each session starts its own in a temporary folder,
+# tests/pg_server.py); tolerant without apt, in which case those tests skip and say why.
+postgres:
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq postgresql) || \
+		echo "no PostgreSQL server: the PostgreSQL tests will be skipped"
+
+test: lint browser postgres unit
 
 bench: $(TESTS)
 	$(BIN)/python -m bench

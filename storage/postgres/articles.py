@@ -1,0 +1,63 @@
+"""Writing articles into a PostgreSQL archive, each stored once (as storage.articles does on SQLite).
+
+An article already held under one of its canonical URLs, its GUID within its source, or its normalised
+text is not stored again: its source and URLs are recorded on the copy held. Not yet here: updating a held
+article whose title or text changed, and near-duplicate stories (each article is its own story).
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from storage import fields
+from storage.articles import ARTICLE_FIELDS, Stored, content_hash
+
+
+def store(conn: psycopg.Connection, item: Mapping[str, Any]) -> Stored:
+    """Store one article (a mapping with ARTICLE_FIELDS, and optionally `aliases`), or record its source and
+    URLs on the copy already held; its fields cleaned as on SQLite (storage.fields)."""
+    row: dict[str, Any] = fields.cleaned({field: item.get(field) for field in ARTICLE_FIELDS})
+    row.update(title=str(row["title"] or ""), text=str(row["text"] or ""), full_text=bool(row["full_text"]),
+               published=_time(row["published"]), content_hash=content_hash(str(row["text"] or "")))
+    urls = list(dict.fromkeys([row["canonical_url"], *item.get("aliases", ())]))
+    with conn.transaction():
+        held = _held(conn, row, urls)
+        if held is None:
+            columns = ", ".join(row)
+            inserted = conn.execute(
+                f"INSERT INTO articles ({columns}, fetched_at) VALUES ({', '.join(['%s'] * len(row))}, now())"
+                " ON CONFLICT DO NOTHING RETURNING id", list(row.values())).fetchone()
+            held = inserted[0] if inserted else _held(conn, row, urls)  # or stored meanwhile by another
+            new = inserted is not None
+            if new:
+                conn.execute("UPDATE articles SET story_id = id WHERE id = %s", [held])
+        else:
+            new = False
+        conn.execute("INSERT INTO article_sources VALUES (%s, %s, %s, now()) ON CONFLICT DO NOTHING",
+                     [held, row["source"], row["url"]])
+        with conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO article_urls VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                               [(url, held) for url in urls])
+    return Stored(int(held or 0), new=new)
+
+
+def _held(conn: psycopg.Connection, row: Mapping[str, Any], urls: list[str]) -> int | None:
+    """The id of the stored article this one is a copy of, if any."""
+    found = conn.execute(
+        """SELECT article_id FROM article_urls WHERE url = ANY(%(urls)s)
+           UNION ALL SELECT id FROM articles WHERE %(guid)s::text IS NOT NULL AND source = %(source)s
+                                                   AND guid = %(guid)s
+           UNION ALL SELECT id FROM articles WHERE %(hash)s::text IS NOT NULL AND content_hash = %(hash)s
+           LIMIT 1""", {"urls": urls, "guid": row["guid"], "source": row["source"],
+                        "hash": row["content_hash"]}).fetchone()
+    return int(found[0]) if found else None
+
+
+def _time(value: Any) -> datetime | None:
+    """A date as extraction gives it (ISO 8601 text) as a datetime; None when it is none or unreadable."""
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,83 @@
+"""Full-text search over a PostgreSQL archive: `articles.search @@ tsquery`, served by its GIN index.
+
+Hits are ranked by ts_rank_cd (cover density: how close together the query's words are), where a title
+word (weights A and C) counts 1.0 and a text word (B and D) 0.4, or sorted newest first; one result per story
+(its best copy) unless `all_copies`. Snippets are ts_headline's, over the words as written, computed for
+the results only.
+"""
+
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import dict_row
+
+from storage.errors import SearchSyntaxError
+from storage.postgres.db import iso
+from storage.postgres.tsquery import tsquery
+
+MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
+HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=10, MaxFragments=2, "
+            f"FragmentDelimiter=\" {ELLIPSIS} \"")
+DATE = "coalesce(a.published, a.fetched_at)"
+
+RANK_WEIGHTS = "{0.4, 1.0, 0.4, 1.0}"  # ts_rank_cd's weights of D, C, B, A: a title word 1.0, a text word 0.4
+# how many distinct sources carried a chosen story, over every copy of it
+OUTLETS = """(SELECT count(DISTINCT s.source) FROM articles copy JOIN article_sources s ON s.article_id = copy.id
+              WHERE copy.story_id = chosen.story_id OR copy.id = chosen.story_id)"""
+Sort = Literal["relevance", "date"]
+
+
+def search(conn: psycopg.Connection, query: str, *, limit: int = 20, all_copies: bool = False,
+           sort: Sort = "relevance", **filters: str | None) -> list[dict[str, Any]]:
+    """Articles matching a query in the topics' language, best or newest first, each with its `snippet`;
+    one per story with `outlets` (the number of sources that carried it) unless `all_copies`.
+
+    Filters as on SQLite (storage.search.Filters): since, until (a bare date is the whole day), source, topic,
+    lang (`fr` is also `fr-CA`). Raises SearchSyntaxError for a query that cannot be read.
+    """
+    sql, params = statement(query, limit=limit, all_copies=all_copies, sort=sort, **filters)
+    try:
+        with conn.cursor(row_factory=dict_row) as cursor:
+            rows = cursor.execute(sql, params).fetchall()
+    except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
+        raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
+    if all_copies:
+        for row in rows:
+            del row["outlets"]
+    return [{**row, "published": iso(row["published"])} for row in rows]
+
+
+def where(since: str | None = None, until: str | None = None, source: str | None = None,
+          topic: str | None = None, lang: str | None = None) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `a` (articles) for these filters, and their parameters in order."""
+    conditions: list[tuple[str, list[Any]]] = [
+        (f"{DATE} >= %s::timestamptz", [since]),
+        (f"{DATE} < %s::date + 1" if until and len(until) == 10 else f"{DATE} < %s::timestamptz", [until]),
+        ("a.source = %s", [source]),
+        ("EXISTS (SELECT 1 FROM matches m WHERE m.article_id = a.id AND m.topic = %s)", [topic]),
+        ("(a.language = %s OR a.language LIKE %s || '-%%')", [lang, lang]),
+    ]
+    chosen = [(sql, values) for sql, values in conditions if values[0]]
+    return [sql for sql, _ in chosen], [value for _, values in chosen for value in values]
+
+
+def statement(query: str, *, limit: int, all_copies: bool = False, sort: Sort = "relevance",
+              **filters: str | None) -> tuple[str, list[Any]]:
+    """The SQL of a search and its parameters: hits found by the GIN index, ranked, the chosen few shown."""
+    q = tsquery(query)
+    conditions, values = where(**filters)
+    order = "rank DESC, id DESC" if sort == "relevance" else "date DESC, id DESC"
+    best = f"SELECT DISTINCT ON (story_id) * FROM hits ORDER BY story_id, {order}"  # the best copy of a story
+    sql = f"""
+        WITH q AS (SELECT {q.sql} AS q),
+        hits AS (SELECT a.id, coalesce(a.story_id, a.id) AS story_id, {DATE} AS date,
+                        ts_rank_cd(%s::real[], a.search, q.q) AS rank
+                 FROM articles a, q WHERE {" AND ".join(["a.search @@ q.q", *conditions])}),
+        chosen AS (SELECT * FROM ({"SELECT * FROM hits" if all_copies else best}) c ORDER BY {order} LIMIT %s)
+        SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source, a.published,
+               a.language, chosen.story_id, ts_headline('veille_simple', a.text, q.q, %s) AS snippet,
+               {"NULL" if all_copies else OUTLETS} AS outlets
+        FROM chosen JOIN articles a ON a.id = chosen.id, q
+        ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
+    """
+    return sql, [*q.params, RANK_WEIGHTS, *values, limit, HEADLINE]
