@@ -1,4 +1,4 @@
-"""The topics' query language (alerts.query) as a PostgreSQL tsquery over `articles.search`.
+"""The topics' query language (storage.query) as a PostgreSQL tsquery over `articles.search`.
 
 The same words find the same articles as on SQLite (storage.fts_query), with PostgreSQL's own machinery.
 The index holds every article twice (storage.postgres.schema): words as written (`veille_simple`, weights
@@ -29,9 +29,9 @@ A phrase may also run from the end of the title into the start of the text (the 
 import re
 from dataclasses import dataclass
 
-from alerts.query import AllOf, AnyOf, Near, Node, Not, QuerySyntaxError, Term, parse
-from alerts.text import fold, stem, words
 from storage.errors import SearchSyntaxError
+from storage.query import AllOf, AnyOf, Near, Node, Not, QuerySyntaxError, Term, parse
+from storage.text import fold, stem, words
 
 MIN_PREFIX = 3  # shorter stems are searched as words (a prefix `ia:*` would find every `iab...`)
 MAX_NEAR_SPAN = 24  # a NEAR spanning more words is read as AND: 2 × span alternatives per term otherwise
