@@ -5,6 +5,9 @@
                                             the same in a worker process (crawler.workers: fair between
                                             sources), abandoned past the time limit: None then
 
+trafilatura runs in precision mode, guarded by its balanced mode where precision kept a short text (see
+PRECISE_ENOUGH); its metadata pass only when the caller needs the page's title, author or date.
+
 Extraction off the reactor's process, where it would hold the GIL: fetching, dedup, storage and matching
 go on while pages are extracted on the other cores.
 """

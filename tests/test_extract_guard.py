@@ -1,10 +1,13 @@
 """The precision guard: the article is kept when precision mode keeps a short block instead of it, and the
 precise text is kept when what the balanced mode adds is boilerplate."""
 
+from pathlib import Path
+
 import pytest
 import trafilatura
 
 from crawler.extract import extract
+from tests.conftest import Article, Site, recent, run_veille, search_json, write_config
 
 URL = "https://journal.example/articles/cloud-souverain-doctrine"
 ARTICLE = [f"Paragraphe {n} : le cloud souverain progresse dans les administrations, qui migrent leurs données "
@@ -65,3 +68,18 @@ def test_boilerplate_that_only_the_balanced_mode_keeps_stays_out(paragraphs: int
     assert found is not None
     assert "Phrase 0 de l'article" in found.text and f"Phrase {paragraphs - 1} de l'article" in found.text
     assert "souverain" not in found.text
+
+
+def test_a_watcher_is_alerted_to_an_article_that_precision_mode_reduced_to_its_reprint_notice(
+        site: Site, tmp_path: Path) -> None:
+    article = Article("rapport-dinum", "Le rapport annuel de la direction du numérique", ARTICLE, recent(1),
+                      summary="Le rapport annuel est paru.")  # the feed's own text says nothing of the topic
+    site.page(f"/articles/{article.slug}", reprinted_page())
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": site.feed("/rss.xml", [article])}])
+
+    result = run_veille("crawl", "--config", str(config))
+
+    assert result.returncode == 0, result.stderr
+    assert article.title in result.stdout and "#cloud-souverain" in result.stdout
+    [found] = search_json(config, "SecNumCloud")
+    assert found["title"] == article.title
