@@ -2,6 +2,7 @@
 
     python -m bench                  all of them (about 20 minutes on 2 cores)
     python -m bench crawl search     only these; the other sections of results.md are kept as they were
+    python -m bench extraction --pages DIR   options after the names go to those benchmarks
 
 Each benchmark runs as its own process and prints its own report (figures and the ratio to its raw baseline,
 measured in the same run). Its output goes to the terminal as it comes and, once it ends, into its section of
@@ -19,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-DEFAULT = ["crawl", "stages", "scale", "latency", "matching", "dedup", "search", "startup"]
+DEFAULT = ["crawl", "stages", "scale", "latency", "matching", "dedup", "search", "startup", "extraction"]
 ON_REQUEST = ["soak"]
 RESULTS = Path(__file__).with_name("results.md")
 HEADER = "# Benchmark results\n\nWritten by `make bench` (`python -m bench`); each section by its own last run.\n"
@@ -41,11 +42,11 @@ def machine() -> str:
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
 
 
-def run(name: str) -> tuple[str, bool]:
+def run(name: str, options: list[str]) -> tuple[str, bool]:
     """Run bench.NAME, echo its output, and return its results.md section and whether it succeeded."""
     print(f"\n== bench.{name}", flush=True)
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-u", "-m", f"bench.{name}"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-u", "-m", f"bench.{name}", *options], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     lines = []
@@ -68,7 +69,9 @@ def sections(text: str) -> dict[str, str]:
     return found
 
 
-def main(names: list[str]) -> int:
+def main(args: list[str]) -> int:
+    first_option = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    names, options = args[:first_option], args[first_option:]
     unknown = [n for n in names if n not in DEFAULT + ON_REQUEST]
     if unknown:
         print(f"unknown benchmark: {', '.join(unknown)} (known: {', '.join(DEFAULT + ON_REQUEST)})", file=sys.stderr)
@@ -76,7 +79,7 @@ def main(names: list[str]) -> int:
     kept = sections(RESULTS.read_text()) if RESULTS.exists() else {}
     failed = []
     for name in names or DEFAULT:
-        kept[name], ok = run(name)
+        kept[name], ok = run(name, options)
         RESULTS.write_text(HEADER + "".join(f"\n{kept[n]}" for n in DEFAULT + ON_REQUEST if n in kept))
         if not ok:
             failed.append(name)

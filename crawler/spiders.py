@@ -252,8 +252,10 @@ class SourceSpider(scrapy.Spider):
         """Keep the page's main text and fill what the feed lacked from the page's metadata."""
         found = None
         if isinstance(response, TextResponse) and _is_html(response):
+            # what the entry already says is not searched for in the page
             found = await extract_bounded(response.text, response.url, self.defaults.extract_timeout.total_seconds(),
-                                          find_date=entry.published is None, source=self.source.name)
+                                          find_date=entry.published is None,
+                                          metadata=not (entry.title and entry.author), source=self.source.name)
         else:
             self.logger.info("article page %s: not an HTML page (%s); keeping the feed's text", response.url,
                              _header(response, "Content-Type") or "no content type")
