@@ -80,7 +80,10 @@ def explain(rule: Rule, article: dict[str, Any]) -> tuple[bool, list[str]]:
                      " (an unknown language is kept)")
     if not rule.covers(article):
         return False, [*lines, "the article is outside this topic's scope: its terms are not looked at"]
-    index = ArticleIndex(article.get("title") or "", article.get("text") or "")
+    text = article.get("matching_text", article.get("text")) or ""
+    index = ArticleIndex(article.get("title") or "", text)
     lines.append(f"looking in: {', '.join(rule.fields)}")
+    if len(text) < len(article.get("text") or ""):
+        lines.append("left out: the paragraphs this site or sender repeats on every article (boilerplate)")
     lines.extend(describe(rule.tree, index, rule.fields))
     return rule.match(index) is not None, lines

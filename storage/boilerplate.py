@@ -6,6 +6,8 @@ comes back under stories that have nothing else in common. `story_paragraphs` re
 or more is boilerplate, and stories leave it out when they compare texts. A wire story carried by many sites
 keeps its paragraphs in one story, so they never count as boilerplate however often they are copied.
 
+Topics match an article's text without its boilerplate (`left_out`); the archive keeps the whole text.
+
 Once a paragraph is boilerplate it is no longer recorded: each paragraph has at most `MIN_STORIES` rows, so
 looking one up costs the same whatever the archive's size, and the few articles signed with it before it was
 known are found (`stories_with`) and signed again without it.
@@ -16,7 +18,9 @@ from collections.abc import Collection, Iterable
 
 import sqlite_utils
 
-MIN_STORIES = 3
+from storage.text import words
+
+MIN_STORIES = 3  # unless `dedup.boilerplate_stories` says otherwise (stories.configure records it)
 
 
 def key(words: Iterable[str]) -> int:
@@ -31,7 +35,8 @@ def learnt(db: sqlite_utils.Database, keys: Collection[int]) -> set[int]:
         return set()
     marks = ",".join("?" * len(keys))
     return {row[0] for row in db.execute(
-        f"SELECT key FROM story_paragraphs WHERE key IN ({marks}) GROUP BY key HAVING count(*) >= ?",
+        f"SELECT key FROM story_paragraphs WHERE key IN ({marks}) GROUP BY key HAVING count(*) >= coalesce("
+        "(SELECT CAST(value AS INTEGER) FROM story_settings WHERE name = 'boilerplate_stories'), ?)",
         [*keys, MIN_STORIES])}
 
 
@@ -47,3 +52,14 @@ def stories_with(db: sqlite_utils.Database, keys: Collection[int]) -> list[int]:
     marks = ",".join("?" * len(keys))
     return [row[0] for row in db.execute(
         f"SELECT DISTINCT story_id FROM story_paragraphs WHERE key IN ({marks}) ORDER BY story_id", [*keys])]
+
+
+def left_out(db: sqlite_utils.Database, text: str) -> str:
+    """The text without the paragraphs (lines) the archive knows as boilerplate: what topics match, so that a
+    keyword in a sender's "About us" does not fire on every one of its press releases."""
+    paragraphs = text.splitlines()
+    keys = [key(ws) if (ws := words(line)) else None for line in paragraphs]
+    ignored = learnt(db, {k for k in keys if k is not None})
+    if not ignored:
+        return text
+    return "\n".join(line for line, k in zip(paragraphs, keys, strict=True) if k not in ignored)

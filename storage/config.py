@@ -26,3 +26,6 @@ class DedupConfig(BaseModel):
     # The estimated Jaccard similarity of their word 3-shingles: 0.6 groups light rewrites (another title,
     # an added paragraph, other boilerplate) and keeps apart articles that only share a topic.
     threshold: float = Field(default=0.6, gt=0.0, lt=1.0)
+    # a paragraph seen under this many distinct stories is boilerplate (storage.boilerplate): left out when
+    # texts are compared and when topics match
+    boilerplate_stories: int = Field(default=3, ge=2)

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage import boilerplate
 from storage.db import now_iso, write
 from storage.records import QueuedAlert
 
@@ -34,9 +35,10 @@ class Match:
 
 
 def unmatched(db: sqlite_utils.Database, limit: int = 500) -> list[dict[str, Any]]:
-    """Articles stored but not yet run through the matcher, oldest first."""
-    return list(db.query(
-        "SELECT * FROM articles WHERE matched_at IS NULL ORDER BY id LIMIT ?", [limit]))
+    """Articles stored but not yet run through the matcher, oldest first, each with `matching_text`: its text
+    without the paragraphs known as boilerplate (storage.boilerplate), which topics match against."""
+    rows = list(db.query("SELECT * FROM articles WHERE matched_at IS NULL ORDER BY id LIMIT ?", [limit]))
+    return [{**row, "matching_text": boilerplate.left_out(db, row["text"] or "")} for row in rows]
 
 
 def record_matches(db: sqlite_utils.Database, article: dict[str, Any], matches: Iterable[Match],

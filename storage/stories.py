@@ -147,8 +147,10 @@ def current_scheme(db: sqlite_utils.Database) -> Scheme:
     return scheme_for(float(row[0]) if row else DEFAULT_THRESHOLD)
 
 
-def configure(db: sqlite_utils.Database, threshold: float) -> bool:
-    """Use this threshold from now on; if it changes the banding, re-band every stored signature.
+def configure(db: sqlite_utils.Database, threshold: float,
+              boilerplate_stories: int = boilerplate.MIN_STORIES) -> bool:
+    """Use this threshold (and this many stories to make a paragraph boilerplate) from now on; if it changes
+    the banding, re-band every stored signature.
 
     Returns whether the bands were rebuilt. Stories already formed are kept as they are.
     """
@@ -156,6 +158,8 @@ def configure(db: sqlite_utils.Database, threshold: float) -> bool:
     new = scheme_for(threshold)
     with db.atomic():
         db.execute("INSERT OR REPLACE INTO story_settings VALUES ('threshold', ?)", [repr(threshold)])
+        db.execute("INSERT OR REPLACE INTO story_settings VALUES ('boilerplate_stories', ?)",
+                   [str(boilerplate_stories)])
         rebuild = (old.bands, old.rows) != (new.bands, new.rows)
         if rebuild:
             db.execute("DELETE FROM story_bands")

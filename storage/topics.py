@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage import boilerplate
 from storage.db import now_iso
 
 
@@ -27,7 +28,8 @@ def running_rule(db: sqlite_utils.Database, topic: str) -> dict[str, Any] | None
 
 
 def articles_since(db: sqlite_utils.Database, since: str, *, batch: int = 500) -> Iterator[dict[str, Any]]:
-    """Every article published (else fetched) since `since` (ISO), newest first, read in batches."""
+    """Every article published (else fetched) since `since` (ISO), newest first, read in batches; each with
+    `matching_text`, what topics match (storage.boilerplate.left_out)."""
     last = None
     while True:
         where, params = "coalesce(published, fetched_at) >= ?", [since]
@@ -38,15 +40,16 @@ def articles_since(db: sqlite_utils.Database, since: str, *, batch: int = 500) -
             "SELECT id, source, url, canonical_url, title, text, language, published, fetched_at,"
             f" coalesce(published, fetched_at) AS stamp FROM articles WHERE {where}"
             " ORDER BY stamp DESC, id DESC LIMIT ?", [*params, batch]))
-        yield from rows
+        yield from ({**row, "matching_text": boilerplate.left_out(db, row["text"] or "")} for row in rows)
         if len(rows) < batch:
             return
         last = (rows[-1]["stamp"], rows[-1]["id"])
 
 
 def find_by_url(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
-    """The stored article with this URL (as fetched, canonical, or as carried by another source)."""
+    """The stored article with this URL (as fetched, canonical, or as carried by another source), with
+    `matching_text`."""
     rows = list(db.query(
         "SELECT * FROM articles WHERE url = :u OR canonical_url = :u"
         " OR id IN (SELECT article_id FROM article_sources WHERE url = :u) LIMIT 1", {"u": url}))
-    return rows[0] if rows else None
+    return {**rows[0], "matching_text": boilerplate.left_out(db, rows[0]["text"] or "")} if rows else None

@@ -54,7 +54,7 @@ def _matches(rule: Rule, article: dict) -> list[Hit] | None:
 
     if not rule.covers(article):
         return None
-    return rule.match(ArticleIndex(article["title"] or "", article["text"] or ""))
+    return rule.match(ArticleIndex(article["title"] or "", article["matching_text"]))
 
 
 def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
@@ -64,7 +64,7 @@ def _show(article: dict, hits: list[Hit], sign: str = "") -> None:
     click.echo(f"{sign}{(article['published'] or article['fetched_at'] or '')[:10]:10}  {article['source']:<16} "
                f"{highlight(article['title'], hits, 'title') or article['title']}")
     click.echo(f"{'':12}{article['canonical_url'] or article['url']}")  # the link search and alerts give
-    if context := highlight(article["text"] or "", hits, "text"):
+    if context := highlight(article["matching_text"], hits, "text"):
         click.echo(f"{'':12}{context}")
     click.echo(f"{'':12}hits: {terms}\n")
 
@@ -154,8 +154,8 @@ def explain_command(name: str, url: str, config_path: Path) -> None:
     for line in lines:
         click.echo(f"  {line}")
     if matched:
-        hits = rule.match(ArticleIndex(article["title"] or "", article["text"] or "")) or []
+        hits = rule.match(ArticleIndex(article["title"] or "", article["matching_text"])) or []
         for field in rule.fields:
-            if context := highlight(article[field] or "", hits, field):
+            if context := highlight(article["matching_text" if field == "text" else field] or "", hits, field):
                 click.echo(f"  {field}: {context}")
 

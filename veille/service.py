@@ -117,7 +117,7 @@ def open_for_crawl(config: Config) -> Archive:
     """The archive, set to group stories at the configured `dedup.threshold`."""
     archive = Archive.open(config.storage.path, timeout=config.storage.timeout.total_seconds())
     try:
-        archive.write_now(stories.configure, config.dedup.threshold)
+        archive.write_now(stories.configure, config.dedup.threshold, config.dedup.boilerplate_stories)
     except BaseException:
         archive.close()
         raise
@@ -314,7 +314,7 @@ class Service:
             log.warning("storage.path changed: it applies at the next restart")
             new.storage.path = self.config.storage.path
         if new.dedup != self.config.dedup:
-            await self.archive.write(stories.configure, new.dedup.threshold)
+            await self.archive.write(stories.configure, new.dedup.threshold, new.dedup.boilerplate_stories)
         previous, self.config = self.config, new
         self.bot_state.telegram, self.bot_state.topics = new.telegram, new.topics
         self.bot_state.timezone = new.alerts.timezone
