@@ -87,7 +87,7 @@ def pending(db: sqlite_utils.Database, *, after_id: int = 0, limit: int = 100) -
               AND outbox.chat_id NOT IN (SELECT chat_id FROM chats WHERE muted_until > ?)
         ORDER BY outbox.id LIMIT ?
         """, [now, now, after_id, now, limit])
-    return [QueuedAlert(**{**row, "title": row["title"] or "", "text": row["text"] or "",
+    return [QueuedAlert(**{**row, "title": row["title"] or "", "text": boilerplate.left_out(db, row["text"] or ""),
                            "terms": tuple(json.loads(row["terms"] or "[]"))}) for row in rows]
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 class QueuedAlert:
     """One outbox row due to be sent: the article as the alert shows it, the topic and the words it matched.
 
-    `id` is the outbox row's, `attempts` how many sends failed before; `url` is the canonical link.
+    `id` is the outbox row's, `attempts` how many sends failed before; `url` is the canonical link; `text` the
+    one the topics matched, without the site's boilerplate (the snippet is quoted from it).
     """
 
     title: str

@@ -12,8 +12,9 @@ import sqlite_utils
 
 from alerts.config import Topic
 from alerts.explain import explain
+from alerts.format import alert_message
 from alerts.matcher import Rule, match_pending
-from storage import articles, open_archive, stories, topics
+from storage import articles, open_archive, outbox, stories, topics
 from tests.conftest import VOCABULARY, port
 from veille.config import Config
 
@@ -21,13 +22,14 @@ ABOUT = "À propos de Nuage SAS : hébergeur qualifié SecNumCloud depuis 2022, 
 TOPIC = Topic(name="secnumcloud", keywords=["SecNumCloud"], chats=[1001])
 
 
-def release(db: sqlite_utils.Database, n: int, *own: str) -> int:
-    """Press release n of the sender: paragraphs of its own, then the sender's standard paragraph."""
+def release(db: sqlite_utils.Database, n: int, *own: str, about_first: bool = False) -> int:
+    """Press release n of the sender: paragraphs of its own, and the sender's standard paragraph (last, or
+    first)."""
     rng = random.Random(n)
     body = [f"{' '.join(rng.sample(VOCABULARY, 14)).capitalize()} {n}-{p}." for p in range(3)]
     url = f"https://nuage.example/presse/{n}"
     row: dict[str, Any] = {"source": "nuage", "url": url, "canonical_url": url, "title": f"Communiqué {n}",
-                           "text": "\n".join([*body, *own, ABOUT])}
+                           "text": "\n".join([ABOUT, *body, *own] if about_first else [*body, *own, ABOUT])}
     return articles.store(db, row).article_id
 
 
@@ -70,3 +72,14 @@ def test_the_number_of_stories_that_makes_boilerplate_is_configurable(tmp_path: 
     assert Config.model_validate({"dedup": {"boilerplate_stories": 2}}).dedup.boilerplate_stories == 2
     with pytest.raises(ValueError, match="greater than or equal to 2"):
         Config.model_validate({"dedup": {"boilerplate_stories": 1}})
+
+
+def test_the_alert_quotes_the_article_not_its_boilerplate(tmp_path: Path) -> None:
+    db = open_archive(tmp_path / "veille.db")
+    for n in range(3):
+        release(db, n)
+    release(db, 3, "Nuage ouvre une région SecNumCloud à Lyon.", about_first=True)
+    asyncio.run(match_pending(port(db), [TOPIC], timedelta(days=3650)))
+    (alert,) = outbox.pending(db)
+    message = alert_message(alert, list(alert.terms), "Europe/Paris")
+    assert "région SecNumCloud à Lyon" in message.plain and "400 clients" not in message.plain
