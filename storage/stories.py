@@ -221,6 +221,31 @@ def resign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "
         _insert_bands(db, article_id, band_keys(sig, current_scheme(db)))
 
 
+def split_wrong_merges(db: sqlite_utils.Database) -> int:
+    """Take out of each story the articles that tell other news than the rest (their titles and leads both
+    differ from every article kept): stories grouped before boilerplate was learnt, or by an older folding.
+    An article taken out founds a story with those like it. Returns how many articles changed story."""
+    moved = 0
+    shared = db.execute("SELECT story_id FROM articles WHERE story_id IS NOT NULL"
+                        " GROUP BY story_id HAVING count(*) > 1").fetchall()
+    for (story_id,) in shared:
+        groups: list[list[tuple[int, Told]]] = []
+        members = db.execute("SELECT id FROM articles WHERE story_id = ? ORDER BY id", [story_id]).fetchall()
+        for (article_id,) in members:
+            article = _told(db, article_id)
+            group = next((g for g in groups if any(same_news(article, other) for _, other in g)), None)
+            if group is None:
+                groups.append([(article_id, article)])
+            else:
+                group.append((article_id, article))
+        for group in groups[1:]:
+            founder = group[0][0]
+            ids = [article_id for article_id, _ in group]
+            db.execute(f"UPDATE articles SET story_id = ? WHERE id IN ({','.join('?' * len(ids))})", [founder, *ids])
+            moved += len(ids)
+    return moved
+
+
 def _insert_bands(db: sqlite_utils.Database, article_id: int, keys: list[int]) -> None:
     db.conn.executemany("INSERT OR IGNORE INTO story_bands VALUES (?, ?)", [(k, article_id) for k in keys])
 

@@ -272,3 +272,19 @@ def test_an_archive_from_before_boilerplate_learns_it_from_the_articles_it_holds
     db.close()
     db = open_archive(path)
     assert boilerplate.learnt(db, {boilerplate.key(stories.words(closing("gazette")))})
+
+
+def test_stories_merged_before_boilerplate_was_learnt_are_taken_apart_by_migration_14(db: Any) -> None:
+    about = ("À propos de Nuage SAS : hébergeur qualifié SecNumCloud depuis 2022, Nuage sert 400 clients publics "
+             "dans toute la France et emploie deux cents personnes à Lyon et à Grenoble.")
+    releases = [articles.store(db, item("nuage", f"https://nuage.example/{n}", [*distinct_text(n, 2), about],
+                                        title=f"Communiqué numéro {n}")).article_id for n in range(4)]
+    wire = articles.store(db, item("afp", "https://afp.fr/1", WIRE)).article_id
+    copy = articles.store(db, item("lemonde", "https://lemonde.fr/a", rewrite(WIRE), title="Autre titre")).article_id
+    assert articles.get(db, copy)["story_id"] == wire
+    with db.atomic():  # what grouping did before boilerplate was learnt: the releases as one story
+        db.execute(f"UPDATE articles SET story_id = ? WHERE id IN ({','.join('?' * 4)})", [releases[0], *releases])
+    with db.atomic():
+        db_module.MIGRATIONS[14](db)
+    assert [articles.get(db, i)["story_id"] for i in releases] == releases, "each release its own story again"
+    assert articles.get(db, copy)["story_id"] == wire, "a real copy stays in its story"
