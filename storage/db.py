@@ -4,6 +4,7 @@ Migrations are numbered functions, each run once in its own transaction and reco
 """
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ import sqlite_utils
 
 from storage import boilerplate
 from storage.errors import StorageError
+
+log = logging.getLogger("veille.storage")
 
 
 def now_iso() -> str:
@@ -352,6 +355,8 @@ def migrate(db: sqlite_utils.Database) -> None:
     for number, migration in sorted(MIGRATIONS.items()):
         if number in done:
             continue
+        if done:  # an archive in use: some steps take minutes on a large one, say what is going on
+            log.info("upgrading the archive: step %d, %s", number, (migration.__doc__ or "").split("\n")[0])
         with db.atomic():
             migration(db)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", [number, now_iso()])
