@@ -2,6 +2,8 @@
 
 import asyncio
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,3 +250,19 @@ def test_a_browser_searches_reads_curates_and_finds_the_article_in_both_bulletin
     assert result.returncode == 0, result.stderr
     assert shown == ["https://usine.example/anssi"]
     assert re.findall(r'<div class="item"[^>]*>\s*<a href="([^"]+)"', out.read_text(encoding="utf-8")) == shown
+
+
+def test_serve_takes_a_teams_metadata_and_the_desk_obeys_its_allow_block(tmp_path: Path) -> None:
+    config, db, _ = desk_archive(tmp_path)
+    db.close()
+    team = tmp_path / "team.yaml"
+    team.write_text("allow:\n  id: alice\nplugins:\n  datasette-auth-headers:\n    id-header-name: X-User\n",
+                    encoding="utf-8")
+    for served_port in veille_serve(config, "--metadata", str(team)):
+        for path in ("/", "/desk/bulletin", "/veille"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"http://127.0.0.1:{served_port}{path}", timeout=10)
+            assert refused.value.code == 403, path
+    team.write_text("plugins:\n  veille-desk: {database: other}\n", encoding="utf-8")
+    result = run_veille("serve", "--config", str(config), "--metadata", str(team))
+    assert result.returncode == 2 and "configures veille-desk, which veille serve sets itself" in result.stderr

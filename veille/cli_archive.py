@@ -141,6 +141,26 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
         click.echo(f"wrote {out}", err=True)
 
 
+def _added(metadata: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Our metadata with a team's added (top-level keys such as `allow`, other plugins' settings); its
+    `databases` and our plugins' settings stay ours."""
+    import yaml
+
+    try:
+        extra = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--metadata") from None
+    if not isinstance(extra, dict) or not isinstance(extra.get("plugins", {}), dict):
+        raise click.BadParameter(f"{path} is not a mapping of metadata keys (plugins: a mapping)",
+                                 param_hint="--metadata")
+    if clash := sorted(set(extra.get("plugins") or {}) & set(metadata["plugins"])):
+        raise click.BadParameter(f"{path} configures {', '.join(clash)}, which veille serve sets itself",
+                                 param_hint="--metadata")
+    added = {**metadata, **{k: v for k, v in extra.items() if k not in ("databases", "plugins")}}
+    added["plugins"] = {**(extra.get("plugins") or {}), **metadata["plugins"]}
+    return added
+
+
 @click.command()
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -149,7 +169,10 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
               help="Also answer requests for this Host name (a reverse proxy's); repeatable.")
 @click.option("--all-tables", is_flag=True,
               help="Show every table (chats, outbox...) and the archive's path: for an admin only.")
-def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...], all_tables: bool) -> None:
+@click.option("--metadata", "team_metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Datasette metadata (JSON or YAML) to add: `allow` blocks, an auth plugin's settings.")
+def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...], all_tables: bool,
+          team_metadata: Path | None) -> None:
     """The analysts' desk in a browser: search, read, star/tag/note, the bulletin; Datasette's tables and SQL."""
     from datasette.cli import cli as datasette_cli
     from datasette.plugins import pm
@@ -166,6 +189,8 @@ def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...],
                                               "all_tables": all_tables},
                            serve_search.NAME: {"database": path.stem},
                            serve_desk.NAME: {"database": path.stem, "timezone": config.alerts.timezone}}
+    if team_metadata:
+        metadata = _added(metadata, team_metadata)
     for plugin in (serve_guard, serve_search, serve_desk):
         if not pm.is_registered(plugin):
             pm.register(plugin, name=plugin.NAME)
