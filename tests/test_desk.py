@@ -2,6 +2,8 @@
 
 import asyncio
 import re
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,8 +18,8 @@ from datasette.plugins import pm
 from storage import curation
 from storage.articles import store
 from tests.archive_fixtures import build
-from tests.conftest import run_veille
-from tests.test_archive_tools import CHROMIUM, CHROMIUM_ARGS, veille_serve
+from tests.conftest import VEILLE, run_veille
+from tests.test_archive_tools import CHROMIUM, CHROMIUM_ARGS, free_port, veille_serve
 from veille import serve_desk, serve_guard, serve_search
 from veille.cli import main
 from veille.desk_pages import bulletin_html, grouped, marked
@@ -252,17 +254,35 @@ def test_a_browser_searches_reads_curates_and_finds_the_article_in_both_bulletin
     assert re.findall(r'<div class="item"[^>]*>\s*<a href="([^"]+)"', out.read_text(encoding="utf-8")) == shown
 
 
+def refusal(url: str) -> int:
+    """The status of a page that `veille serve`, once it has started, refuses."""
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            time.sleep(0.2)
+            continue
+        pytest.fail(f"{url} was served")
+    pytest.fail(f"veille serve did not start on {url}")
+
+
 def test_serve_takes_a_teams_metadata_and_the_desk_obeys_its_allow_block(tmp_path: Path) -> None:
     config, db, _ = desk_archive(tmp_path)
     db.close()
     team = tmp_path / "team.yaml"
     team.write_text("allow:\n  id: alice\nplugins:\n  datasette-auth-headers:\n    id-header-name: X-User\n",
                     encoding="utf-8")
-    for served_port in veille_serve(config, "--metadata", str(team)):
-        for path in ("/", "/desk/bulletin", "/veille"):
-            with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(f"http://127.0.0.1:{served_port}{path}", timeout=10)
-            assert refused.value.code == 403, path
+    served_port = free_port()
+    process = subprocess.Popen([*VEILLE, "serve", "--config", str(config), "--port", str(served_port),
+                                "--metadata", str(team)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        refused = [refusal(f"http://127.0.0.1:{served_port}{path}") for path in ("/", "/desk/bulletin", "/veille")]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert refused == [403, 403, 403]
     team.write_text("plugins:\n  veille-desk: {database: other}\n", encoding="utf-8")
     result = run_veille("serve", "--config", str(config), "--metadata", str(team))
     assert result.returncode == 2 and "configures veille-desk, which veille serve sets itself" in result.stderr
