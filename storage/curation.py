@@ -20,7 +20,7 @@ from storage.search import DATE, SHOWN_URL, Filters
 
 T = TypeVar("T")
 TAG_CHARS, NOTE_CHARS = 40, 4000
-FACET_WINDOW = 10_000  # facets count the stories among the newest hits this many, as a search ranks them
+FACET_WINDOW = 10_000  # facets count the stories among this many newest hits (a search, too, ranks a window)
 
 
 class CurationError(ValueError):
@@ -105,25 +105,50 @@ def topics_of(db: sqlite_utils.Database, article_ids: list[int]) -> dict[int, li
 
 
 def facets(db: sqlite_utils.Database, query: str, **filters: str | None) -> dict[str, list[tuple[str, int]]]:
-    """Stories per source, topic and language among the newest FACET_WINDOW hits of a search (SearchSyntaxError
-    for a query that cannot be read), most first."""
+    """Stories per source, topic, language and month among the newest FACET_WINDOW hits of a search (or the
+    newest articles, for an empty query), most first (months in order); SearchSyntaxError for a bad query."""
     where, params = Filters(**filters).where()
+    if query.strip():
+        hits = f"""FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
+                   WHERE {" AND ".join(["articles_fts MATCH :query", *where])}
+                   ORDER BY articles_fts.rowid DESC LIMIT :window"""
+        params["query"] = fts_query(query)
+    else:
+        hits = f"FROM articles a {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {DATE} DESC LIMIT :window"
     sql = f"""WITH hits AS (
-                SELECT a.id, coalesce(a.story_id, a.id) AS story, a.source, coalesce(a.language, '') AS language
-                FROM articles_fts CROSS JOIN articles a ON a.id = articles_fts.rowid
-                WHERE {" AND ".join(["articles_fts MATCH :query", *where])}
-                ORDER BY articles_fts.rowid DESC LIMIT :window)
+                SELECT a.id, coalesce(a.story_id, a.id) AS story, a.source, coalesce(a.language, '') AS language,
+                       substr({DATE}, 1, 7) AS month {hits})
               SELECT 'source' AS facet, source AS value, count(DISTINCT story) AS n FROM hits GROUP BY source
               UNION ALL SELECT 'topic', m.topic, count(DISTINCT story)
                         FROM hits JOIN matches m ON m.article_id = hits.id GROUP BY m.topic
-              UNION ALL SELECT 'lang', language, count(DISTINCT story) FROM hits GROUP BY language"""
-    found: dict[str, list[tuple[str, int]]] = {"source": [], "topic": [], "lang": []}
-    rows = db.query(sql, {**params, "query": fts_query(query), "window": FACET_WINDOW}) if query.strip() else []
-    for row in rows:
+              UNION ALL SELECT 'lang', language, count(DISTINCT story) FROM hits GROUP BY language
+              UNION ALL SELECT 'month', month, count(DISTINCT story) FROM hits GROUP BY month"""
+    found: dict[str, list[tuple[str, int]]] = {"source": [], "topic": [], "lang": [], "month": []}
+    for row in db.query(sql, {**params, "window": FACET_WINDOW}):
         found[row["facet"]].append((row["value"], row["n"]))
-    for values in found.values():
-        values.sort(key=lambda value: (-value[1], value[0]))
+    for name, values in found.items():
+        values.sort(key=(lambda value: value[0]) if name == "month" else (lambda value: (-value[1], value[0])))
     return found
+
+
+def newest(db: sqlite_utils.Database, limit: int = 50, **filters: str | None) -> list[dict[str, Any]]:
+    """The newest stories (one article each, the newest of its copies among the latest arrivals) passing the
+    filters, with `outlets`, the number of sources that carried the story, and `lead`, the text's start."""
+    where, params = Filters(**filters).where()
+    rows = db.query(
+        f"""SELECT a.id, {SHOWN_URL.format(t="a")} AS url, a.title, a.source, {DATE} AS published,
+                   coalesce(a.story_id, a.id) AS story_id, substr(a.text, 1, 240) AS lead
+            FROM articles a {"WHERE " + " AND ".join(where) if where else ""}
+            ORDER BY {DATE} DESC, a.id DESC LIMIT :window""", {**params, "window": limit * 4})
+    stories: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        stories.setdefault(row["story_id"], row)
+    chosen = list(stories.values())[:limit]
+    for row in chosen:
+        row["outlets"] = db.execute(
+            """SELECT count(DISTINCT s.source) FROM articles c JOIN article_sources s ON s.article_id = c.id
+               WHERE c.story_id = :story OR c.id = :story""", {"story": row["story_id"]}).fetchone()[0]
+    return chosen
 
 
 def bulletin(db: sqlite_utils.Database, since: str, tag: str | None = None) -> list[dict[str, Any]]:

@@ -134,6 +134,26 @@ def test_the_desk_searches_in_the_topics_language_one_story_each_with_marks_and_
         "La fibre optique arrive dans le Cantal")  # the title weighs most
 
 
+def test_without_a_query_the_desk_shows_the_newest_stories_and_a_histogram_of_months_that_filters(desk: Any) -> None:
+    ds, _, _ = desk
+    page = fetch(ds, "get", "/")
+    assert titles(page.text) == [
+        "L&#39;ANSSI qualifie une nouvelle offre", "Gaia-X : la fondation publie ses premiers labels",
+        "Doctrine : le cloud souverain devient la règle", "EUCS certification scheme update",
+        "Bleu obtient la qualification", "La fibre optique arrive dans le Cantal"]  # the doctrine story once
+    assert "also in 1 other outlet" in page.text and "Le déploiement de la fibre se poursuit." in page.text
+    months = re.findall(r'<a href="([^"]+)">(\d{4}-\d{2})</a> <span class="bar"[^>]*></span> (\d+)', page.text)
+    assert [(month, n) for _, month, n in months] == [("2024-06", "1"), ("2025-01", "1"), ("2025-02", "1"),
+                                                     ("2025-03", "3")]
+    march = {month: href for href, month, _ in months}["2025-03"].replace("&amp;", "&")
+    assert march == "/?sort=date&since=2025-03-01&until=2025-03-31"
+    assert len(titles(fetch(ds, "get", march).text)) == 3
+    assert titles(fetch(ds, "get", "/?q=souverain&since=2025-02-01&until=2025-02-28").text) == [
+        "EUCS certification scheme update"]
+    assert titles(fetch(ds, "get", "/?since=7d").text) == []
+    assert fetch(ds, "get", "/?since=soon").status_code == 400
+
+
 def test_a_query_the_desk_cannot_read_is_a_400_saying_why(desk: Any) -> None:
     page = fetch(desk[0], "get", "/?q=cloud+AND")
     assert page.status_code == 400 and "cannot read the query &#39;cloud AND&#39;" in page.text

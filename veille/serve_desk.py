@@ -11,6 +11,8 @@ Every read and write goes through Datasette's own database object, off the loop,
 Datasette lets view the archive, so an auth plugin's `allow` blocks guard the desk as they guard the tables.
 """
 
+import calendar
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +27,7 @@ from veille.archive_output import when
 
 NAME = "veille-desk"
 LIMIT = 50
-FILTERS = ("source", "topic", "lang")
+FILTERS = ("source", "topic", "lang", "since", "until")
 CSRF_COOKIE = "ds_csrftoken"  # Datasette's
 ACTIONS = ("star", "unstar", "tag", "untag", "note")
 
@@ -54,20 +56,25 @@ def _page(datasette: Any, template: str, status: int = 200, **context: Any) -> R
 
 
 async def desk(request: Request, datasette: Any) -> Response:
-    """The search page: results one per story, with facets that filter."""
+    """The search page: results one per story (the newest stories without a query), with facets that filter."""
     db = await _archive(datasette, request)
     q = request.args.get("q", "").strip()
     sort = "relevance" if request.args.get("sort") == "relevance" else "date"
     filters = {key: request.args.get(key) or None for key in FILTERS}
     results: list[dict[str, Any]] = []
-    facets: dict[str, list[tuple[str, int]]] = {key: [] for key in FILTERS}
+    facets: dict[str, list[tuple[str, int]]] = {}
     error = None
-    if q:
-        try:
-            results = await db.execute_fn(curation.on(search, q, limit=LIMIT, sort=sort, **filters))
-            facets = await db.execute_fn(curation.on(curation.facets, q, **filters))
-        except SearchSyntaxError as exc:
-            error = str(exc)
+    try:
+        # a date (2025-03-01) or a time back from now (7d), as in the CLI
+        asked = {**filters, **{key: when(value) for key in ("since", "until") if (value := filters[key])}}
+        if q:
+            results = await db.execute_fn(curation.on(search, q, limit=LIMIT, sort=sort, **asked))
+        else:  # what came in: the newest stories
+            results = await db.execute_fn(curation.on(curation.newest, LIMIT, **asked))
+        facets = await db.execute_fn(curation.on(curation.facets, q, **asked))
+    except (SearchSyntaxError, ValueError) as exc:
+        error = str(exc)
+    if results:
         topics = await db.execute_fn(curation.on(curation.topics_of, [r["id"] for r in results]))
         results = [{**r, "topics": topics[r["id"]]} for r in results]
 
@@ -76,7 +83,20 @@ async def desk(request: Request, datasette: Any) -> Response:
         return "/?" + urlencode({k: v for k, v in args.items() if v})
 
     return _page(datasette, "search.html", 400 if error else 200, q=q, sort=sort, filters=filters,
-                 results=results, facets=facets, error=error, link=link, limit=LIMIT)
+                 results=results, facets=facets, months=_months(facets.get("month", [])), error=error, link=link,
+                 limit=LIMIT)
+
+
+def _months(counts: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """The date histogram: each month's stories, its bar's share of the busiest month, and its first and last day."""
+    most = max((n for _, n in counts), default=1)
+    shown = []
+    for month, n in counts:
+        if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):  # a date stored as the source wrote it is left out
+            days = calendar.monthrange(int(month[:4]), int(month[5:]))[1]
+            shown.append({"month": month, "n": n, "share": round(100 * n / most), "since": f"{month}-01",
+                          "until": f"{month}-{days:02d}"})
+    return shown
 
 
 async def article(request: Request, datasette: Any) -> Response:
