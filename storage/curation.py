@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from storage.db import now_iso, write
+from storage.errors import translated
 from storage.fts_query import fts_query
 from storage.search import DATE, SHOWN_URL, Filters
 
@@ -28,8 +29,14 @@ class CurationError(ValueError):
 
 
 def on(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[[Any], T]:
-    """fn(db, *args) for a caller that holds a bare sqlite3 connection (Datasette's `execute_fn`)."""
-    return lambda conn: fn(sqlite_utils.Database(conn), *args, **kwargs)
+    """fn(db, *args) for a caller that holds a bare sqlite3 connection (Datasette's `execute_fn`), SQLite's
+    errors raised as storage's (a write waiting too long on the crawler's lock: ArchiveBusyError)."""
+
+    def run(conn: Any) -> T:
+        with translated():
+            return fn(sqlite_utils.Database(conn), *args, **kwargs)
+
+    return run
 
 
 def star(db: sqlite_utils.Database, article_id: int, who: str, starred: bool = True) -> None:

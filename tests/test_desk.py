@@ -100,7 +100,7 @@ def test_the_bulletin_holds_what_was_kept_in_the_period_grouped_by_tag_with_the_
     html = bulletin_html(kept, since="2024-01-01", tag=None, by="tag", timezone="Europe/Paris")
     assert "À lire : &lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     assert 'href="https://lemagit.example/doctrine"' in html and "04/03/2025 10:00" in html
-    assert "3 articles kept since 01/01/2024" in html
+    assert "3 articles kept since 01/01/2024<" in html
     assert [a["id"] for a in curation.bulletin(db, "2024-01-01", "hebdo")] == [ids["doctrine"]]
     assert "Nothing was starred or tagged" in bulletin_html([], since="2024-01-01", tag="x", by="tag",
                                                             timezone="UTC")
@@ -306,3 +306,17 @@ def test_serve_takes_a_teams_metadata_and_the_desk_obeys_its_allow_block(tmp_pat
     team.write_text("plugins:\n  veille-desk: {database: other}\n", encoding="utf-8")
     result = run_veille("serve", "--config", str(config), "--metadata", str(team))
     assert result.returncode == 2 and "configures veille-desk, which veille serve sets itself" in result.stderr
+
+
+def test_a_curation_write_the_crawlers_lock_holds_up_fails_as_the_archive_being_busy(tmp_path: Path) -> None:
+    from storage.db import connect
+    from storage.errors import ArchiveBusyError
+
+    _, db, ids = desk_archive(tmp_path)
+    db.execute("BEGIN IMMEDIATE")  # a crawl writing
+    datasettes = connect(tmp_path / "veille.db", timeout=0)
+    with pytest.raises(ArchiveBusyError):
+        curation.on(curation.star, ids["bleu"], "local")(datasettes.conn)
+    db.conn.rollback()
+    curation.on(curation.star, ids["bleu"], "local")(datasettes.conn)
+    assert db.execute("SELECT who FROM curation_stars").fetchall() == [("local",)]

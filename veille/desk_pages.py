@@ -15,6 +15,7 @@ from alerts.format import DAY_TIME, local_time
 from storage.search import MARK_END, MARK_START
 
 UNTAGGED = "Starred"  # the bulletin's group of articles starred without a tag
+DAY = "%d/%m/%Y"
 
 
 def marked(snippet: str | None) -> Markup:
@@ -27,13 +28,20 @@ def marked(snippet: str | None) -> Markup:
     return Markup("").join([*out, escape(rest)])
 
 
+def shown_time(stamp: str | None, timezone: str) -> str:
+    """A stored time as `04/03/2025 10:00` in the time zone; a bare date (a `since`) as `04/03/2025`."""
+    if stamp and len(stamp) == 10:
+        return local_time(stamp, "UTC", DAY)
+    return local_time(stamp, timezone, DAY_TIME)
+
+
 @functools.cache
 def environment() -> Environment:
     """The templates, HTML escaped, with `marked` and `local` (a stamp in a time zone) as filters."""
     env = Environment(loader=PackageLoader("veille", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["marked"] = marked
-    env.filters["local"] = lambda stamp, timezone: local_time(stamp, timezone, DAY_TIME)
+    env.filters["local"] = shown_time
     return env
 
 

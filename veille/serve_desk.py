@@ -20,7 +20,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, Forbidden, NotFound, Request, Response
 
 from storage import curation
-from storage.errors import SearchSyntaxError
+from storage.errors import ArchiveBusyError, SearchSyntaxError
 from storage.search import search
 from veille import desk_pages
 from veille.archive_output import when
@@ -133,6 +133,8 @@ async def curate(request: Request, datasette: Any) -> Response:
         await db.execute_write_fn(change)
     except curation.CurationError as exc:
         raise BadRequest(f"{action}: {exc}") from None
+    except ArchiveBusyError:
+        return Response.text(f"{action}: the archive is busy (a crawl is writing); send the form again\n", status=503)
     return Response.redirect(f"/desk/article/{article_id}")
 
 
