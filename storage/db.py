@@ -320,6 +320,35 @@ def _m012_explore_canonical(db: sqlite_utils.Database) -> None:
         FROM articles a""")
 
 
+def _m013_curation(db: sqlite_utils.Database) -> None:
+    """What analysts keep at the desk (storage.curation): stars, tags and notes, each with who and when."""
+    db.executescript(
+        """
+        CREATE TABLE curation_stars (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            who TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (article_id, who)
+        );
+        CREATE TABLE curation_tags (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            tag TEXT NOT NULL,
+            who TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (article_id, tag)
+        );
+        CREATE TABLE curation_notes (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            note TEXT NOT NULL,
+            who TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX curation_notes_article ON curation_notes(article_id);
+        CREATE INDEX curation_tags_at ON curation_tags(at);
+        CREATE INDEX curation_stars_at ON curation_stars(at);
+        """
+    )
 def _m014_stories_again(db: sqlite_utils.Database) -> None:
     """Stories as today's folding and boilerplate tell them: every article signed again with the one text module
     (storage.text: `cœur` = `coeur`, elided articles dropped), and the articles grouped before boilerplate was
@@ -344,6 +373,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     10: _m010_outbox_claims,
     11: _m011_story_paragraphs,
     12: _m012_explore_canonical,
+    13: _m013_curation,
     14: _m014_stories_again,
 }
 

@@ -9,8 +9,11 @@ from typing import Any
 from storage.errors import SearchSyntaxError
 from storage.fts_query import fts_query
 
-# what analysts read: articles (and so stories), their sources and URLs, matches, the feeds' health
-PUBLIC_TABLES = frozenset({"articles", "articles_explore", "article_sources", "article_urls", "matches", "sources"})
+# what analysts read: articles (and so stories), their sources and URLs, matches, the feeds' health, and what
+# they keep at the desk (storage.curation: the desk's own writes go to these tables alone)
+CURATION_TABLES = frozenset({"curation_stars", "curation_tags", "curation_notes"})
+PUBLIC_TABLES = frozenset({"articles", "articles_explore", "article_sources", "article_urls", "matches",
+                           "sources"}) | CURATION_TABLES
 # the full-text index of articles (read by every search), the schema, table-valued functions
 READABLE = PUBLIC_TABLES | {"articles_fts", "articles_fts_data", "articles_fts_idx", "articles_fts_docsize",
                             "articles_fts_config", "sqlite_master", "sqlite_schema", "sqlite_temp_master",

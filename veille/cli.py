@@ -154,7 +154,7 @@ from veille import cli_archive  # noqa: E402
 from veille.cli_sources import sources_group  # noqa: E402
 from veille.cli_topics import topics_group  # noqa: E402
 
-for _command in (cli_archive.search, cli_archive.export, cli_archive.serve, cli_archive.trends,
+for _command in (cli_archive.search, cli_archive.export, cli_archive.serve, cli_archive.trends, cli_archive.bulletin,
                  sources_group, topics_group):
     main.add_command(_command)
 

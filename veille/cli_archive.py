@@ -141,6 +141,26 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
         click.echo(f"wrote {out}", err=True)
 
 
+def _added(metadata: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Our metadata with a team's added (top-level keys such as `allow`, other plugins' settings); its
+    `databases` and our plugins' settings stay ours."""
+    import yaml
+
+    try:
+        extra = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--metadata") from None
+    if not isinstance(extra, dict) or not isinstance(extra.get("plugins", {}), dict):
+        raise click.BadParameter(f"{path} is not a mapping of metadata keys (plugins: a mapping)",
+                                 param_hint="--metadata")
+    if clash := sorted(set(extra.get("plugins") or {}) & set(metadata["plugins"])):
+        raise click.BadParameter(f"{path} configures {', '.join(clash)}, which veille serve sets itself",
+                                 param_hint="--metadata")
+    added = {**metadata, **{k: v for k, v in extra.items() if k not in ("databases", "plugins")}}
+    added["plugins"] = {**(extra.get("plugins") or {}), **metadata["plugins"]}
+    return added
+
+
 @click.command()
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -149,12 +169,15 @@ def trends(topics: tuple[str, ...], config_path: Path, since: str | None, by: An
               help="Also answer requests for this Host name (a reverse proxy's); repeatable.")
 @click.option("--all-tables", is_flag=True,
               help="Show every table (chats, outbox...) and the archive's path: for an admin only.")
-def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...], all_tables: bool) -> None:
-    """Explore the archive in a browser (Datasette, read-only): search, facets, canned queries."""
+@click.option("--metadata", "team_metadata", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Datasette metadata (JSON or YAML) to add: `allow` blocks, an auth plugin's settings.")
+def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...], all_tables: bool,
+          team_metadata: Path | None) -> None:
+    """The analysts' desk in a browser: search, read, star/tag/note, the bulletin; Datasette's tables and SQL."""
     from datasette.cli import cli as datasette_cli
     from datasette.plugins import pm
 
-    from veille import serve_guard, serve_search
+    from veille import serve_desk, serve_guard, serve_search
 
     config = load_config(config_path)
     open_db(config).close()  # creates and migrates the archive, so the web UI finds its view
@@ -164,14 +187,41 @@ def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...],
     metadata["description_html"] = metadata["description_html"].replace("/archive/", f"/{path.stem}/")
     metadata["plugins"] = {serve_guard.NAME: {"database": path.stem, "listen": host, "allow_hosts": list(allow_hosts),
                                               "all_tables": all_tables},
-                           serve_search.NAME: {"database": path.stem}}
-    for plugin in (serve_guard, serve_search):
+                           serve_search.NAME: {"database": path.stem},
+                           serve_desk.NAME: {"database": path.stem, "timezone": config.alerts.timezone}}
+    if team_metadata:
+        metadata = _added(metadata, team_metadata)
+    for plugin in (serve_guard, serve_search, serve_desk):
         if not pm.is_registered(plugin):
             pm.register(plugin, name=plugin.NAME)
     with tempfile.TemporaryDirectory() as tmp:
         meta_path = Path(tmp) / "metadata.json"
         meta_path.write_text(json.dumps(metadata), encoding="utf-8")
-        click.echo(f"serving {path} read-only on http://{host}:{port}/{path.stem}", err=True)
+        click.echo(f"serving {path} on http://{host}:{port}/ (the desk; tables, read-only, at /{path.stem})", err=True)
         datasette_cli.main(["serve", str(path), "--metadata", str(meta_path), "--host", host,
                             "--port", str(port), "--setting", "sql_time_limit_ms", "3000",
                             "--setting", "facet_time_limit_ms", "1000"], prog_name="veille serve")
+
+
+@click.command()
+@config_option
+@_date_option("--since", "What was starred or tagged since (2025-03-01, or 7d, 2w ago; default 7d).")
+@click.option("--tag", help="Only the articles with this tag.")
+@click.option("--by", type=click.Choice(["tag", "topic"]), default="tag", show_default=True, help="Group by.")
+@click.option("--title", default="Bulletin de veille", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
+def bulletin(config_path: Path, since: str | None, tag: str | None, by: str, title: str, out: Path | None) -> None:
+    """The bulletin de veille: the articles starred or tagged at the desk in a period, as HTML to print or mail."""
+    from storage.curation import bulletin as kept_since
+    from veille import archive_output, desk_pages
+
+    config = load_config(config_path)
+    since = since or archive_output.when("7d")
+    articles = open_db(config).read_now(kept_since, since, tag)
+    html = desk_pages.bulletin_html(articles, since=since, tag=tag, by=by, timezone=config.alerts.timezone,
+                                    title=title)
+    if out is None:
+        click.echo(html, nl=False)
+        return
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out}: {len(articles)} article{'s' if len(articles) != 1 else ''}", err=True)
