@@ -18,7 +18,7 @@ from datasette.plugins import pm
 from storage import curation
 from storage.articles import store
 from tests.archive_fixtures import build
-from tests.conftest import VEILLE, run_veille
+from tests.conftest import VEILLE, run_veille, write_config
 from tests.test_archive_tools import CHROMIUM, CHROMIUM_ARGS, free_port, veille_serve
 from veille import serve_desk, serve_guard, serve_search
 from veille.cli import main
@@ -320,3 +320,24 @@ def test_a_curation_write_the_crawlers_lock_holds_up_fails_as_the_archive_being_
     db.conn.rollback()
     curation.on(curation.star, ids["bleu"], "local")(datasettes.conn)
     assert db.execute("SELECT who FROM curation_stars").fetchall() == [("local",)]
+
+
+def test_the_reading_view_says_why_each_topic_matched_as_topics_explain_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, ids = desk_archive(tmp_path)
+    config = write_config(tmp_path / "config.yaml", [],
+                          [{"name": "cloud-souverain", "keywords": ["cloud souverain"], "chats": [1]}])
+    for plugin in PLUGINS:
+        pm.register(plugin, name=plugin.NAME)
+    metadata = {"plugins": {serve_guard.NAME: {"database": "veille", "listen": "127.0.0.1"},
+                            serve_search.NAME: {"database": "veille"},
+                            serve_desk.NAME: {"database": "veille", "timezone": "UTC"}}}
+    monkeypatch.setattr(serve_desk, "CONFIG_FILE", config)
+    try:
+        page = fetch(Datasette([str(tmp_path / "veille.db")], metadata=metadata), "get",
+                     f"/desk/article/{ids['doctrine']}").text
+    finally:
+        for plugin in PLUGINS:
+            pm.unregister(plugin)
+    assert "why cloud-souverain matched" in page
+    assert "looking in: title, text" in page

@@ -189,6 +189,7 @@ def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...],
                                               "all_tables": all_tables},
                            serve_search.NAME: {"database": path.stem},
                            serve_desk.NAME: {"database": path.stem, "timezone": config.alerts.timezone}}
+    serve_desk.CONFIG_FILE = config_path.resolve()  # not in the metadata, which analysts can read
     if team_metadata:
         metadata = _added(metadata, team_metadata)
     for plugin in (serve_guard, serve_search, serve_desk):

@@ -5,21 +5,26 @@
     /desk/article/ID/curate        POST (with Datasette's CSRF token): star, unstar, tag, untag, note
     /desk/bulletin?since=7d&tag=X  what was starred or tagged in the period, as clean HTML (`veille bulletin`)
 
-Registered by `veille serve` alone, configured by the metadata's `plugins: {veille-desk: {database, timezone}}`.
+Registered by `veille serve` alone, configured by the metadata's `plugins: {veille-desk: {database, timezone}}`;
+`CONFIG_FILE`, set by `veille serve`, is the config file whose topics say in the reading view why each matched,
+as `veille topics explain` does (not in the metadata, which analysts can read).
 Every read and write goes through Datasette's own database object, off the loop, running storage's functions
 (storage.curation, storage.search); the only writes are to the curation tables. Pages answer only an actor
 Datasette lets view the archive, so an auth plugin's `allow` blocks guard the desk as they guard the tables.
 """
 
+import asyncio
 import calendar
+import functools
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import BadRequest, Forbidden, NotFound, Request, Response
 
-from storage import curation
+from storage import Archive, boilerplate, curation
 from storage.errors import ArchiveBusyError, SearchSyntaxError
 from storage.search import search
 from veille import desk_pages
@@ -29,6 +34,7 @@ NAME = "veille-desk"
 LIMIT = 50
 FILTERS = ("source", "topic", "lang", "since", "until")
 CSRF_COOKIE = "ds_csrftoken"  # Datasette's
+CONFIG_FILE: Path | None = None
 ACTIONS = ("star", "unstar", "tag", "untag", "note")
 
 
@@ -99,13 +105,46 @@ def _months(counts: list[tuple[str, int]]) -> list[dict[str, Any]]:
     return shown
 
 
+@functools.cache
+def _learnt(path: str) -> Archive:
+    """The archive read-only, for the boilerplate it learnt (a table analysts' SQL may not read)."""
+    return Archive.open(path, readonly=True, readers=1)
+
+
+@functools.lru_cache(maxsize=4)
+def _rules(path: str, stamp: float) -> dict[str, Any]:
+    """The config file's topics as compiled rules, by name (read again when the file changes)."""
+    from alerts.matcher import Rule
+    from veille.config import load
+
+    return {topic.name: Rule.compile(topic) for topic in load(Path(path)).topics}
+
+
+def _why(path: Path | None, found: dict[str, Any]) -> dict[str, list[str]]:
+    """For each topic the article matched that config still has, the lines of `veille topics explain`."""
+    from alerts.explain import explain
+    from veille.config import ConfigError
+
+    if not path:
+        return {}
+    try:
+        rules = _rules(str(path), path.stat().st_mtime)
+    except (OSError, ConfigError):  # the desk still reads; the service reports a bad config
+        return {}
+    return {m["topic"]: explain(rules[m["topic"]], found)[1] for m in found["matches"] if m["topic"] in rules}
+
+
 async def article(request: Request, datasette: Any) -> Response:
-    """The reading view of one article, with its curation forms."""
+    """The reading view of one article, with its curation forms and why each topic matched it."""
     db = await _archive(datasette, request)
     found = await db.execute_fn(curation.on(curation.article, int(request.url_vars["id"])))
     if found is None:
         raise NotFound("no such article")
-    return _page(datasette, "article.html", a=found, who=_who(request), csrftoken=request.scope["csrftoken"]())
+    # what topics match (the boilerplate left out), read by our own code, not through the analysts' guard
+    found["matching_text"] = await _learnt(db.path).read(boilerplate.left_out, found["text"] or "")
+    why = await asyncio.to_thread(_why, CONFIG_FILE, found)  # indexing the text: off the loop
+    return _page(datasette, "article.html", a=found, why=why, who=_who(request),
+                 csrftoken=request.scope["csrftoken"]())
 
 
 async def curate(request: Request, datasette: Any) -> Response:
