@@ -5,7 +5,7 @@ text is not stored again: its source and URLs are recorded on the copy held. Not
 article whose title or text changed, and near-duplicate stories (each article is its own story).
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,27 @@ def store(conn: psycopg.Connection, item: Mapping[str, Any]) -> Stored:
             cursor.executemany("INSERT INTO article_urls VALUES (%s, %s) ON CONFLICT DO NOTHING",
                                [(url, held) for url in urls])
     return Stored(int(held or 0), new=new)
+
+
+def known(conn: psycopg.Connection, source: str, urls: Iterable[str], guids: Iterable[str]) -> set[str]:
+    """Which of these canonical URLs (under any of which an article was seen) and GUIDs (of `source`)
+    the archive already holds."""
+    return {found for (found,) in conn.execute(
+        "SELECT url FROM article_urls WHERE url = ANY(%s)"
+        " UNION SELECT guid FROM articles WHERE source = %s AND guid = ANY(%s)", [list(urls), source, list(guids)])}
+
+
+def also_carried(conn: psycopg.Connection, source: str, links: Mapping[str, str]) -> int:
+    """Record `source` on the held articles it links to (canonical URL -> the link it gave), without storing
+    them again; how many articles it was new on."""
+    if not links:
+        return 0
+    return conn.execute(
+        """INSERT INTO article_sources
+           SELECT DISTINCT ON (u.article_id) u.article_id, %s, l.link, now()
+           FROM unnest(%s::text[], %s::text[]) AS l(url, link) JOIN article_urls u ON u.url = l.url
+           ORDER BY u.article_id ON CONFLICT DO NOTHING""",
+        [source, list(links), list(links.values())]).rowcount
 
 
 def _held(conn: psycopg.Connection, row: Mapping[str, Any], urls: list[str]) -> int | None:
