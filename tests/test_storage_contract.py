@@ -209,6 +209,8 @@ async def test_a_muted_chat_waits_and_a_migrated_chat_is_remembered(archive: Arc
     await archive.write(chats.mute, -1001, datetime.now(UTC) + timedelta(hours=1))
     assert [a.chat_id for a in await archive.read(outbox.pending)] == [-1002]
     assert await archive.read(chats.muted_until, -1001) is not None
+    await archive.write(chats.mute, -1002, datetime.now(UTC) - timedelta(minutes=1))
+    assert await archive.read(chats.muted_until, -1002) is None, "a mute that ended holds nothing"
     await archive.write(chats.unmute, -1001)
     assert await archive.read(chats.muted_until, -1001) is None
     assert len(await archive.read(outbox.pending)) == 2
@@ -286,8 +288,9 @@ async def test_latest_trends_rules_and_scans(archive: Archive) -> None:
     await archive.write(topics.record_rules, {"cloud-souverain": '{"any": ["cloud"]}'})
     rule = await archive.read(topics.running_rule, "cloud-souverain")
     assert rule is not None and rule["rule"] == '{"any": ["cloud"]}' and len(rule["fingerprint"]) == 12
-    await archive.write(topics.record_rules, {"cloud-souverain": '{"any": ["cloud"]}'})
-    assert await archive.read(topics.running_rule, "cloud-souverain") == rule, "an unchanged rule keeps its since"
+    await archive.write(topics.record_rules, {"cloud-souverain": '{"any": ["cloud", "nuage"]}'})
+    changed = await archive.read(topics.running_rule, "cloud-souverain")
+    assert changed is not None and changed["fingerprint"] != rule["fingerprint"] and "nuage" in changed["rule"]
     assert await archive.read(topics.running_rule, "gaia-x") is None
     await archive.write(articles.store, GAIA)
     since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
@@ -329,7 +332,9 @@ def test_veille_crawl_alerts_once_and_search_finds_it_on_postgres(tmp_path: Path
 
 
 def test_veille_serve_on_postgres_says_datasette_reads_sqlite_only(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config.yaml", [], storage={"url": "postgresql://veille@db.example/veille"})
+    (tmp_path / "a-file").touch()  # were the SQLite archive opened, it would fail here, with exit status 1
+    config = write_config(tmp_path / "config.yaml", [], storage={"url": "postgresql://veille@db.example/veille",
+                                                                 "path": str(tmp_path / "a-file" / "veille.db")})
     served = run_veille("serve", "--config", str(config))
     assert served.returncode == 2
     assert served.stderr.count("\n") == 1 and "Datasette" in served.stderr and "SQLite only" in served.stderr
