@@ -153,6 +153,23 @@ async def test_an_article_is_stored_once_and_known_by_url_and_guid(archive: Arch
 
 
 @on_a_loop
+async def test_an_article_come_back_with_a_new_title_is_updated_and_not_alerted_again(archive: Archive) -> None:
+    await queue_alerts(archive, [-1001])
+    fixed = {**CLOUD, "title": "Le cloud souverain de l'État, la doctrine corrigée"}
+    stored = await archive.write(articles.store, fixed)
+    assert (stored.new, stored.updated) == (False, True)
+    assert not (await archive.write(articles.store, fixed)).updated, "nothing new the second time"
+    assert await archive.read(outbox.unmatched) == [], "it keeps its matched state"
+    assert [hit["title"] for hit in await archive.read(search, "corrigée")] == [fixed["title"]]
+    copy = {**CLOUD, "url": "https://elsewhere.example/x", "canonical_url": "https://elsewhere.example/x",
+            "guid": None, "title": "Another title", "text": CLOUD["text"] * 10}
+    await archive.write(articles.store, copy)
+    assert not (await archive.write(articles.store, {**copy, "canonical_url": "https://third.example/y",
+                                                      "url": "https://third.example/y", "title": "Third"})).updated, \
+        "the same text elsewhere is a copy, not an update"
+
+
+@on_a_loop
 async def test_the_matcher_queues_each_alert_once(archive: Archive) -> None:
     assert await queue_alerts(archive, [-1001, -1002]) == 2
     assert await archive.read(outbox.unmatched) == [], "a matched article is not matched again"
