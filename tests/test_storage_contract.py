@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from threading import current_thread
 from typing import Any
 
 import psycopg
@@ -315,6 +316,43 @@ async def test_latest_trends_rules_and_scans(archive: Archive) -> None:
         CLOUD["title"], GAIA["title"]]
     assert await archive.read(outbox.other_outlets, 1, 1, "journal") == []
     assert await archive.write(stories.configure, 0.7) in (True, False)
+
+
+def test_postgres_calls_run_on_the_archive_threads(pg_archive: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.postgres.health as pg_health
+
+    threads: list[str] = []
+    monkeypatch.setattr(pg_health, "validators", lambda conn, source: threads.append(current_thread().name) or {})
+    monkeypatch.setattr(pg_health, "save_validators", lambda conn, *args: threads.append(current_thread().name))
+
+    async def crawl_step(archive: Archive) -> None:
+        await archive.read(health.validators, "journal")
+        await archive.write(health.save_validators, "journal", None, None)
+
+    with Archive.open(tmp_path / "unused.db", url=pg_archive) as archive:
+        asyncio.run(crawl_step(archive))
+    assert [name.rsplit("_", 1)[0] for name in threads] == ["archive-read", "archive-write"]
+
+
+def test_a_write_waiting_on_a_lock_holds_up_neither_the_loop_nor_reads(pg_archive: str, tmp_path: Path) -> None:
+    async def meanwhile(archive: Archive, analyst: psycopg.Connection) -> None:
+        waiting = asyncio.create_task(archive.write(health.record_crawl, "journal", error=None, seen=1, new=1))
+        while not waiting.done() and analyst.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()").fetchone() != (1,):
+            await asyncio.sleep(0.01)  # a poll of what the server says, the loop free meanwhile
+        assert not waiting.done(), "the write waits for the analyst's lock"
+        assert "journal" in await archive.read(health.all_sources), "a read is answered while the write waits"
+        assert not waiting.done()
+        analyst.rollback()
+        await waiting
+
+    with Archive.open(tmp_path / "unused.db", url=pg_archive) as archive, psycopg.connect(pg_archive) as analyst:
+        archive.write_now(health.record_crawl, "journal", error=None, seen=1, new=1)
+        analyst.execute("SELECT * FROM sources WHERE name = 'journal' FOR UPDATE")
+        asyncio.run(meanwhile(archive, analyst))
+        assert archive.read_now(health.all_sources)["journal"]["items_seen"] == 2
 
 
 def test_a_lock_held_past_storage_timeout_is_archive_busy(pg_archive: str, tmp_path: Path) -> None:
