@@ -10,6 +10,9 @@ reads run on a few read-only connections, which WAL lets read while a write is u
 another process's lock (up to `storage.timeout`) thus holds up the writes queued behind it, never the event
 loop: the bot answers and fetches proceed meanwhile. SQLite's own errors come out as storage's (storage.errors).
 
+With `storage.url` set, `Archive.open(path, url=...)` gives the same port on PostgreSQL instead
+(storage.postgres.archive): the same calls, each run by its PostgreSQL counterpart.
+
 Only storage's functions are run here: they take the connection first (`fn(db, *args)`), and the other rooms
 never see it. An in-memory archive (tests) has no second connection: its reads run on the writer.
 """
