@@ -31,6 +31,11 @@ class StorageConfig(BaseModel):
     # lock_timeout) before they fail
     timeout: Duration = timedelta(seconds=30)
 
+    @property
+    def shown(self) -> str:
+        """Where the archive is, as it may be shown: the PostgreSQL URL with its password masked, or the path."""
+        return masked(self.url) if self.url else str(self.path)
+
     @field_validator("url")
     @classmethod
     def _postgresql_url(cls, url: str | None) -> str | None:

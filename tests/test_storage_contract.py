@@ -379,6 +379,7 @@ def test_veille_crawl_alerts_once_and_search_finds_it_on_postgres(tmp_path: Path
         crawl = run_veille("crawl", "--config", str(config), env=telegram_env(fake_bot))
         assert crawl.returncode == 0, crawl.stderr
         assert TOKEN not in crawl.stdout + crawl.stderr
+        assert f"archive {pg_archive};" in crawl.stderr, "the banner names the archive used"
     assert len(fake_bot.sent()) == 1, "one alert, once: a second crawl finds nothing new"
     assert [hit["title"] for hit in search_json(config, "SecNumCloud")] == [SOVEREIGN.title]
     with psycopg.connect(pg_archive) as conn:
@@ -393,6 +394,17 @@ def test_veille_serve_on_postgres_says_datasette_reads_sqlite_only(tmp_path: Pat
     served = run_veille("serve", "--config", str(config))
     assert served.returncode == 2
     assert served.stderr.count("\n") == 1 and "Datasette" in served.stderr and "SQLite only" in served.stderr
+
+
+def test_the_banner_and_config_check_show_the_url_without_its_password(tmp_path: Path) -> None:
+    from veille.config import parse
+    from veille.progress import banner
+
+    config = parse({"storage": {"url": "postgresql://veille:s3cret@db.example/veille"}}, tmp_path / "config.yaml")
+    assert "archive postgresql://veille:***@db.example/veille;" in banner(config, "crawl")
+    path = write_config(tmp_path / "config.yaml", [], storage={"url": "postgresql://veille:s3cret@db.example/veille"})
+    checked = run_veille("config", "check", "--config", str(path))
+    assert "archive: postgresql://veille:***@db.example/veille" in checked.stdout and "s3cret" not in checked.stdout
 
 
 def test_a_bad_storage_url_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
