@@ -1,8 +1,9 @@
 """psycopg's errors as storage's own (storage.errors), each one line, as storage.errors does for SQLite's.
 
-    lock_timeout, serialization failure, deadlock, no free connection   ArchiveBusyError
-    disk full, out of memory or connections (class 53)                 ArchiveFullError
-    anything else (the server gone, a constraint...)                   StorageError
+    lock_timeout, serialization failure, deadlock,         ArchiveBusyError
+    no connection free in the pool or on the server
+    disk full                                              ArchiveFullError
+    anything else (the server gone, out of memory...)      StorageError
 """
 
 import contextlib
@@ -14,7 +15,8 @@ from psycopg_pool import PoolTimeout
 
 from storage.errors import ArchiveBusyError, ArchiveFullError, StorageError
 
-_BUSY = (errors.LockNotAvailable, errors.SerializationFailure, errors.DeadlockDetected, PoolTimeout)
+_BUSY = (errors.LockNotAvailable, errors.SerializationFailure, errors.DeadlockDetected, errors.TooManyConnections,
+         PoolTimeout)
 
 
 def storage_error(exc: psycopg.Error) -> StorageError:
@@ -23,8 +25,8 @@ def storage_error(exc: psycopg.Error) -> StorageError:
     if isinstance(exc, _BUSY):
         return ArchiveBusyError(f"the archive is busy: another process holds what this needs past"
                                 f" storage.timeout ({reason})")
-    if isinstance(exc, errors.InsufficientResources):  # 53xxx: disk full, out of memory, too many connections
-        return ArchiveFullError(f"the archive's server cannot take this write: {reason}")
+    if isinstance(exc, errors.DiskFull):
+        return ArchiveFullError(f"the archive cannot be written: its server's disk is full ({reason})")
     return StorageError(f"the archive cannot be read or written ({reason})")
 
 
