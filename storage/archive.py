@@ -10,6 +10,9 @@ reads run on a few read-only connections, which WAL lets read while a write is u
 another process's lock (up to `storage.timeout`) thus holds up the writes queued behind it, never the event
 loop: the bot answers and fetches proceed meanwhile. SQLite's own errors come out as storage's (storage.errors).
 
+With `storage.url` set, `Archive.open(path, url=...)` gives the same port on PostgreSQL instead
+(storage.postgres.archive): the same calls, each run by its PostgreSQL counterpart.
+
 Only storage's functions are run here: they take the connection first (`fn(db, *args)`), and the other rooms
 never see it. An in-memory archive (tests) has no second connection: its reads run on the writer.
 """
@@ -47,11 +50,14 @@ class Archive:
 
     @classmethod
     def open(cls, path: str | Path, *, timeout: float = 30.0, readonly: bool = False,
-             readers: int = READERS) -> "Archive":
-        """Open the archive at `path` (created and migrated unless `readonly`); StorageError when it cannot be.
+             readers: int = READERS, url: str | None = None) -> "Archive":
+        """Open the archive at `path` (created and migrated unless `readonly`), or on the PostgreSQL server
+        at `url` when one is given (storage.url); StorageError when it cannot be.
 
         A statement finding the archive locked by another process waits up to `timeout` seconds.
         """
+        if url:
+            return _postgres(url, timeout=timeout, readers=readers)
         path = Path(path)
         if readonly:
             if not path.exists():
@@ -161,3 +167,12 @@ class Archive:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def _postgres(url: str, *, timeout: float, readers: int) -> Archive:
+    """The archive on PostgreSQL (storage.postgres.archive), psycopg imported only when it is asked for."""
+    try:
+        from storage.postgres.archive import PostgresArchive
+    except ImportError as exc:
+        raise StorageError(f"storage.url needs psycopg, which is not installed ({exc}):"
+                           " pip install 'veille[postgres]'") from None
+    return PostgresArchive.connect(url, timeout=timeout, readers=readers)

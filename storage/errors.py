@@ -5,6 +5,8 @@
      ├── ArchiveFullError          the disk is full or failing
      ├── ArchiveUnreadableError    the file is not an archive, or is damaged
      └── SearchSyntaxError    a search query that cannot be read
+
+On PostgreSQL (storage.url), psycopg's errors come out as the same ones (storage.postgres.errors).
 """
 
 import contextlib

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from storage import SearchSyntaxError, StorageError, open_archive, postgres
+from storage import ArchiveBusyError, ArchiveFullError, SearchSyntaxError, StorageError, open_archive, postgres
 from storage.outbox import Match
 from storage.postgres import articles, outbox, schema, search
+from storage.postgres.errors import storage_error
 from storage.postgres.tsquery import MAX_NEAR_SPAN, tsquery
 from storage.search import search as sqlite_search
 from storage.serving import CURATION_TABLES
@@ -305,3 +306,18 @@ def test_an_article_is_stored_once_whichever_way_it_comes_back(pool: ConnectionP
         assert {stored.article_id for stored in again} == {first.article_id}
         assert conn.execute("SELECT source FROM article_sources ORDER BY source").fetchall() == [("a",), ("b",)]
         assert conn.execute("SELECT story_id FROM articles").fetchall() == [(first.article_id,)]
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"), ArchiveBusyError),
+    (psycopg.errors.SerializationFailure("could not serialize access"), ArchiveBusyError),
+    (psycopg.errors.DeadlockDetected("deadlock detected"), ArchiveBusyError),
+    (psycopg.errors.TooManyConnections("too many clients already"), ArchiveBusyError),
+    (PoolTimeout("couldn't get a connection after 30.00 sec"), ArchiveBusyError),
+    (psycopg.errors.DiskFull("could not extend file: No space left on device\nHINT: free space"), ArchiveFullError),
+    (psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means"), StorageError),
+])
+def test_psycopg_errors_are_storage_errors_of_one_line(error: psycopg.Error, expected: type) -> None:
+    mapped = storage_error(error)
+    assert type(mapped) is expected
+    assert "\n" not in str(mapped) and str(error).splitlines()[0] in str(mapped)

@@ -144,7 +144,7 @@ def check(config_path: Path) -> None:
     click.echo(f"{config_path}: OK")
     click.echo(f"  sources: {len(config.sources)} ({summary})")
     click.echo(f"  topics: {len(config.topics)} ({', '.join(t.name for t in config.topics) or 'none'})")
-    click.echo(f"  archive: {config.storage.path}")
+    click.echo(f"  archive: {config.storage.shown}")
     delivery = "Telegram" if config.telegram.resolved_token() else "console (no TELEGRAM_BOT_TOKEN)"
     click.echo(f"  alerts: {delivery}")
 

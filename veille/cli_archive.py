@@ -180,6 +180,10 @@ def serve(config_path: Path, host: str, port: int, allow_hosts: tuple[str, ...],
     from veille import serve_desk, serve_guard, serve_search
 
     config = load_config(config_path)
+    if config.storage.url:  # Datasette reads SQLite files only: said, not faked
+        click.echo("Error: veille serve reads SQLite only (Datasette), and storage.url is a PostgreSQL archive:"
+                   " explore it with PostgreSQL's tools (its articles_explore view) or veille search", err=True)
+        raise SystemExit(2)
     open_db(config).close()  # creates and migrates the archive, so the web UI finds its view
     path = Path(config.storage.path)
     metadata = json.loads((HERE / "datasette_metadata.json").read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ def open_db(config: "Config") -> Archive:
     """The archive named in config, or a ClickException saying why it cannot be opened; a statement finding it
     locked by another process waits up to `storage.timeout`."""
     try:
-        return Archive.open(config.storage.path, timeout=config.storage.timeout.total_seconds())
+        return Archive.open(config.storage.path, url=config.storage.url,
+                            timeout=config.storage.timeout.total_seconds())
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None

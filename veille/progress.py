@@ -35,7 +35,7 @@ def banner(config: "Config", what: str) -> str:
     """The first line: what runs, on how much, into which archive, with alerts going where."""
     enabled = sum(s.enabled for s in config.sources)
     return (f"veille {what}: {counted(enabled, 'source')}, {counted(len(config.topics), 'topic')}; "
-            f"archive {config.storage.path}; "
+            f"archive {config.storage.shown}; "
             f"alerts to {destination(config)}")
 
 

@@ -115,7 +115,8 @@ async def match_and_deliver(config: Config, archive: Archive, sender: Sender | N
 
 def open_for_crawl(config: Config) -> Archive:
     """The archive, set to group stories at the configured `dedup.threshold`."""
-    archive = Archive.open(config.storage.path, timeout=config.storage.timeout.total_seconds())
+    archive = Archive.open(config.storage.path, url=config.storage.url,
+                           timeout=config.storage.timeout.total_seconds())
     try:
         archive.write_now(stories.configure, config.dedup.threshold, config.dedup.boilerplate_stories)
     except BaseException:

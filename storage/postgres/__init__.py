@@ -1,25 +1,27 @@
-"""The archive on PostgreSQL, for teams past one machine: groundwork for `storage.url` (issue 18, part 2).
+"""The archive on PostgreSQL, for teams past one machine: `storage.url` in config.yaml (issue 18, part 2).
 
-    pool = connect("postgresql://veille@db.example/veille")     # a psycopg_pool.ConnectionPool, migrated
-    with pool.connection() as conn:
-        articles.store(conn, item)
-        search.search(conn, "cloud souverain NOT football")
-        ids = outbox.claim_pending(conn, limit=20)              # FOR UPDATE SKIP LOCKED
+    storage:
+      url: postgresql://veille@db.example:5432/veille    # the password from PGPASSWORD or ~/.pgpass
 
-Done here, tested against a real server (tests/test_postgres.py):
+    archive = Archive.open(path, url=url)                   # a storage.postgres.archive.PostgresArchive
+    await archive.write(outbox.claim, ids)                  # runs storage.postgres.outbox.claim(conn, ids)
+
+The other rooms call the port with storage's functions as on SQLite; the archive runs the function of the
+same name here (storage.X -> storage.postgres.X) with a connection of its pool (psycopg_pool), on its
+writer thread or a reader thread, never on the event loop (archive). psycopg's errors come out as
+storage's own (errors). Tested against a real server (tests/test_postgres.py, and the contract tests of
+tests/test_storage_contract.py, run on both backends, which list the functions with no counterpart):
 - schema: SQLite's tables in PostgreSQL types, numbered migrations recorded in `_migrations` (schema);
 - full-text search with unaccent, French stems and words as written, title above text, a GIN index, the
-  topics' query language as a tsquery (tsquery: what NEAR approximates), ts_rank_cd and ts_headline (search);
-- storing articles once (by URL, GUID or text) (articles); matches and their alerts in one transaction,
-  claims taken FOR UPDATE SKIP LOCKED, leases, sent and released alerts (outbox).
+  topics' query language as a tsquery (tsquery: what NEAR approximates), ts_rank_cd and ts_headline, and
+  exports (search);
+- storing articles once (by URL, GUID or text), updating one come back with a new title or text
+  (articles); matches and their alerts in one transaction, claims taken FOR UPDATE SKIP LOCKED, leases,
+  retries, failures, orphans, counts (outbox); chats, topics' rules, health, trends, /latest.
 
-What wiring it behind the storage port still needs: `storage.url` in storage.config and the port's
-`Archive` choosing this backend (its writer thread and read pool map to this pool's connections); every
-function of storage/*.py without a counterpart here yet (stories and their MinHash bands, boilerplate,
-updating a held article, the outbox's pending, retries, failures, orphans and counts, chats, topics,
-health, trends); psycopg's errors mapped to storage's own (busy, full...); `veille archive copy --to
-postgresql://...`; `veille serve` saying that Datasette reads SQLite only; the contract tests and the
-end-to-end test run on both backends.
+Not done yet: near-duplicate stories (stories: the plain rule for now, each article its own story unless it
+is a copy held under its URL, GUID or text; no MinHash bands nor learnt boilerplate); `veille archive copy
+--to postgresql://...`; `veille serve`, which reads SQLite only (Datasette) and says so.
 """
 
 from storage.postgres.db import connect, iso

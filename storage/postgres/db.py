@@ -1,17 +1,22 @@
 """Connecting to a PostgreSQL archive: a pool of connections, the schema migrated on the way in."""
 
-import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from storage.config import masked
 from storage.errors import StorageError
 from storage.postgres.schema import migrate
 
 # times read and written in UTC whatever the server's own time zone: a bare date is a UTC day, as on SQLite
 OPTIONS = "-c TimeZone=UTC"
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+# every column of articles but its tsvector: what `SELECT *` gives on SQLite
+ARTICLE_COLUMNS = ("id, source, url, canonical_url, guid, title, text, author, published, language, fetched_at,"
+                   " full_text, content_hash, story_id, matched_at")
 
 
 def connect(url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 30.0) -> ConnectionPool:
@@ -25,8 +30,10 @@ def connect(url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 
             migrate(conn)
     except (psycopg.Error, OSError) as exc:
         raise _unopened(url, exc) from exc
+    # a statement waiting on another's lock gives up after `timeout`, as SQLite's busy timeout does
+    options = f"{OPTIONS} -c lock_timeout={max(int(timeout * 1000), 1)}"
     pool = ConnectionPool(url, min_size=min_size, max_size=max_size, timeout=timeout,
-                          kwargs={"autocommit": True, "options": OPTIONS}, name="veille-archive", open=False)
+                          kwargs={"autocommit": True, "options": options}, name="veille-archive", open=False)
     try:
         pool.open(wait=True, timeout=timeout)
     except psycopg.Error as exc:  # the pool's own timeout is one too
@@ -44,5 +51,15 @@ def _unopened(url: str, exc: BaseException) -> StorageError:
     """The error for an archive that cannot be opened: its URL without the password, and the first line
     of the server's or libpq's reason."""
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    shown = _PASSWORD.sub(r"\1***@", url)
-    return StorageError(f"cannot open the archive {shown}: {reason}")
+    return StorageError(f"cannot open the archive {masked(url)}: {reason}")
+
+
+def rows(conn: psycopg.Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+    """The rows of a query as dicts, their times as ISO text (as the SQLite archive gives them)."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return [plain(row) for row in cursor.execute(sql, params)]
+
+
+def plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with its times as ISO text."""
+    return {key: iso(value) if isinstance(value, datetime) else value for key, value in row.items()}

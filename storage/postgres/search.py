@@ -6,13 +6,14 @@ word (weights A and C) counts 1.0 and a text word (B and D) 0.4, or sorted newes
 the results only.
 """
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
 
 from storage.errors import SearchSyntaxError
-from storage.postgres.db import iso
+from storage.postgres.db import iso, plain
 from storage.postgres.tsquery import tsquery
 
 MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
@@ -81,3 +82,27 @@ def statement(query: str, *, limit: int, all_copies: bool = False, sort: Sort = 
         ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
     """
     return sql, [*q.params, RANK_WEIGHTS, *values, limit, HEADLINE]
+
+
+def search_all(conn: psycopg.Connection, query: str, *, sort: Sort = "relevance",
+               **filters: str | None) -> Iterator[dict[str, Any]]:
+    """Every article matching the query (or every article, for an empty query), for exports."""
+    conditions, values = where(**filters)
+    order, ranking = f"{DATE} DESC, a.id DESC", []
+    if query.strip():
+        q = tsquery(query)
+        conditions, values = [f"a.search @@ {q.sql}", *conditions], [*q.params, *values]
+        if sort == "relevance":
+            order, ranking = f"ts_rank_cd(%s::real[], a.search, {q.sql}) DESC, a.id DESC", [RANK_WEIGHTS, *q.params]
+    sql = f"""SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source, a.published,
+                     a.language, a.story_id, a.author, a.text
+              FROM articles a {"WHERE " + " AND ".join(conditions) if conditions else ""} ORDER BY {order}"""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        yield from map(plain, cursor.execute(sql, [*values, *ranking]))
+
+
+def known_names(conn: psycopg.Connection) -> tuple[set[str], set[str]]:
+    """The sources and topics the archive holds articles of (a search may name one no longer in config)."""
+    sources = {name for (name,) in conn.execute("SELECT DISTINCT source FROM article_sources")}
+    topics = {name for (name,) in conn.execute("SELECT DISTINCT topic FROM matches")}
+    return sources, topics
