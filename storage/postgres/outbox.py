@@ -27,9 +27,11 @@ CLAIMABLE = ("((state = 'pending' AND (not_before IS NULL OR not_before <= now()
 
 
 def unmatched(conn: psycopg.Connection, limit: int = 500) -> list[dict[str, Any]]:
-    """Articles stored but not yet run through the matcher, oldest first."""
-    return rows(conn, f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE matched_at IS NULL ORDER BY id LIMIT %s",
-                [limit])
+    """Articles stored but not yet run through the matcher, oldest first, each with `matching_text`: its whole
+    text (boilerplate is not learnt on PostgreSQL yet)."""
+    found = rows(conn, f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE matched_at IS NULL ORDER BY id LIMIT %s",
+                 [limit])
+    return [{**row, "matching_text": row["text"] or ""} for row in found]
 
 
 def record_matches(conn: psycopg.Connection, article: Mapping[str, Any], matches: Iterable[Match], *,

@@ -8,8 +8,10 @@ two outlets are two stories, and alert twice.
 import psycopg
 
 
-def configure(conn: psycopg.Connection, threshold: float) -> bool:
-    """Record the dedup threshold (kept for when near-duplicate stories come); no bands to rebuild: False."""
-    conn.execute("INSERT INTO story_settings VALUES ('threshold', %s) ON CONFLICT (name)"
-                 " DO UPDATE SET value = excluded.value", [repr(threshold)])
+def configure(conn: psycopg.Connection, threshold: float, boilerplate_stories: int = 3) -> bool:
+    """Record the dedup settings (kept for when near-duplicate stories and boilerplate come); no bands to
+    rebuild: False."""
+    for name, value in (("threshold", repr(threshold)), ("boilerplate_stories", str(boilerplate_stories))):
+        conn.execute("INSERT INTO story_settings VALUES (%s, %s) ON CONFLICT (name)"
+                     " DO UPDATE SET value = excluded.value", [name, value])
     return False
