@@ -74,12 +74,12 @@ class ArchiveTrouble:
     def __init__(self) -> None:
         self.reason: str | None = None
 
-    def failed(self, path: Path, reason: str) -> None:
+    def failed(self, path: str, reason: str) -> None:
         level = logging.DEBUG if reason == self.reason else logging.ERROR
         log.log(level, "%s: %s: delivery stops until the archive can be written again", path, reason)
         self.reason = reason
 
-    def ok(self, path: Path) -> None:
+    def ok(self, path: str) -> None:
         if self.reason is not None:
             log.info("%s can be written again: delivery resumes", path)
         self.reason = None
@@ -104,12 +104,12 @@ async def match_and_deliver(config: Config, archive: Archive, sender: Sender | N
             report = await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules,
                                    stopping=stopping)
     except StorageError as exc:
-        trouble.failed(config.storage.path, str(exc))
+        trouble.failed(config.storage.shown, str(exc))
         return None
     except InvalidToken:
         log.error("Telegram rejected the bot token: alerts stay queued")
         return None
-    trouble.ok(config.storage.path)
+    trouble.ok(config.storage.shown)
     return report
 
 
@@ -311,9 +311,9 @@ class Service:
             for problem in exc.problems:
                 log.error("config not reloaded, keeping the running one: %s: %s", exc.path, problem)
             return False
-        if new.storage.path != self.config.storage.path:
-            log.warning("storage.path changed: it applies at the next restart")
-            new.storage.path = self.config.storage.path
+        if (new.storage.path, new.storage.url) != (self.config.storage.path, self.config.storage.url):
+            log.warning("storage.path or storage.url changed: it applies at the next restart")
+            new.storage.path, new.storage.url = self.config.storage.path, self.config.storage.url
         if new.dedup != self.config.dedup:
             await self.archive.write(stories.configure, new.dedup.threshold, new.dedup.boilerplate_stories)
         previous, self.config = self.config, new
