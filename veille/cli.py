@@ -155,6 +155,7 @@ from veille.cli_sources import sources_group  # noqa: E402
 from veille.cli_topics import topics_group  # noqa: E402
 
 for _command in (cli_archive.search, cli_archive.export, cli_archive.serve, cli_archive.trends, cli_archive.bulletin,
+                 cli_archive.archive_group,
                  sources_group, topics_group):
     main.add_command(_command)
 

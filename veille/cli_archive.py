@@ -230,3 +230,35 @@ def bulletin(config_path: Path, since: str | None, tag: str | None, by: str, tit
         return
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out}: {len(articles)} article{'s' if len(articles) != 1 else ''}", err=True)
+
+
+@click.group(name="archive")
+def archive_group() -> None:
+    """The archive itself: move it to PostgreSQL."""
+
+
+@archive_group.command(name="copy")
+@config_option
+@click.option("--to", "url", required=True, help="The empty PostgreSQL archive: postgresql://user@host:port/db.")
+def copy_command(config_path: Path, url: str) -> None:
+    """Copy the SQLite archive of config (storage.path) into an empty PostgreSQL archive, checked by counts.
+
+    Then set `storage.url` to that URL in config.yaml.
+    """
+    from storage import StorageError
+    from storage.config import StorageConfig, masked
+
+    config = load_config(config_path)
+    try:
+        StorageConfig(url=url)  # the same check as config.yaml's storage.url
+        from storage.postgres.copy import copy_archive
+    except (ValueError, ImportError) as exc:
+        raise click.ClickException(f"--to: {exc}" if isinstance(exc, ValueError) else
+                                   "PostgreSQL needs psycopg: pip install 'veille[postgres]'") from None
+    try:
+        copied = copy_archive(Path(config.storage.path), url,
+                              said=lambda table, n: click.echo(f"  {table}: {n} rows", err=True))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"copied {config.storage.path} to {masked(url)}: {copied['articles']} articles, every table's rows "
+               "counted on both sides; now set storage.url in config.yaml", err=True)
