@@ -45,7 +45,7 @@ def _as_server_user(folder: Path) -> list[str]:
             user = pwd.getpwnam(name)
             os.chown(folder, user.pw_uid, user.pw_gid)
             return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
-    pytest.skip("running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
+    raise ServerUnavailableError("running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
 
 
 @dataclass
@@ -77,21 +77,26 @@ def _run(command: list[str], folder: Path) -> None:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=folder, check=False)
     except OSError as exc:  # no setpriv, say
-        pytest.skip(f"PostgreSQL could not start ({program}): {exc}")
+        raise ServerUnavailableError(f"PostgreSQL could not start ({program}): {exc}") from None
     if done.returncode != 0:
         log = folder / "log"
         said = done.stderr + done.stdout + (log.read_text(errors="replace") if log.exists() else "")
         last = [line.strip() for line in said.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
-        pytest.skip(f"PostgreSQL could not start ({program}): {last[-1]}")
+        raise ServerUnavailableError(f"PostgreSQL could not start ({program}): {last[-1]}")
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A PostgreSQL server of its own for this test session, stopped at the end even if tests fail."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+class ServerUnavailableError(Exception):
+    """No PostgreSQL server can be started here; the message says why."""
+
+
+@contextlib.contextmanager
+def running() -> Iterator[PgServer]:
+    """A PostgreSQL server of its own in a temporary folder, stopped and removed at the end whatever happens;
+    ServerUnavailableError when none can be started (also used by bench.postgres)."""
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("no PostgreSQL server installed (make test installs Debian's postgresql with apt-get)")
+        raise ServerUnavailableError(
+            "no PostgreSQL server installed (make test installs Debian's postgresql with apt-get)")
     # in /tmp whatever TMPDIR says: a socket's path is at most 107 bytes, and the server's user must reach it
     folder = Path(tempfile.mkdtemp(prefix="veille-pg-", dir="/tmp"))
     data = folder / "data"
@@ -109,6 +114,21 @@ def pg_server() -> Iterator[PgServer]:
             subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
                            capture_output=True, timeout=60, check=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server of its own for this test session, stopped at the end even if tests fail."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+    started = running()
+    try:
+        server = started.__enter__()
+    except ServerUnavailableError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        started.__exit__(None, None, None)
 
 
 @pytest.fixture
