@@ -14,8 +14,16 @@ CONCURRENT_REQUESTS = 256
 
 
 def crawl_settings(defaults: CrawlConfig, source: Source | None = None) -> dict[str, Any]:
-    """The settings of the crawler: the crawl defaults (with a source, its own timeout, size and delay, for
-    a crawler of that source alone)."""
+    """The settings of the crawler: the crawl defaults. With a source, those of a crawler of that source alone
+    (`veille sources discover`): its own timeout, size, delay and robots, and its URL for the address guard."""
+    settings = _shared(defaults, source)
+    if source is not None:
+        settings["ROBOTSTXT_OBEY"] = defaults.obey_robots if source.obey_robots is None else source.obey_robots
+        settings["VEILLE_SOURCE_URL"] = source.url
+    return settings
+
+
+def _shared(defaults: CrawlConfig, source: Source | None) -> dict[str, Any]:
     timeout = (source and source.timeout) or defaults.timeout
     delay = (source.delay if source and source.delay is not None else defaults.delay).total_seconds()
     return {
