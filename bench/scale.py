@@ -4,11 +4,16 @@
     .venv/bin/python -m bench.scale --sources 200         # smaller
 
 Feeds and article pages are generated files served by Twisted's static file server in a process of its own,
-on a few ports of 127.0.0.1 (a "site" per port). Measured for each, as its own process:
+on `--sites` addresses of 127.0.0.0/8 (127.0.0.2, 127.0.0.3...: a site per host, as politeness is per host).
+Measured for each, as its own process:
 - veille: the real `veille crawl` (robots.txt, conditional GET, feed parsing, trafilatura, dedup, storage,
-  matching) with the config's defaults, except the delay between two requests to a site (0, as the sites are
-  local);
-- raw: a bare Scrapy spider fetching the same feeds and article pages in one crawler, storing nothing.
+  matching) with the config's defaults (two requests at once per site), except the delay between two requests
+  to a site (0, as the sites are local);
+- raw: a bare Scrapy spider fetching the same feeds and article pages in one crawler, storing nothing, with
+  as many requests at once as veille has over all sites (2 per site).
+
+To measure another tree's veille with the same sites, run this with PYTHONPATH set to that tree: the
+`veille` command it starts imports from there.
 Wall time, peak resident memory (the largest of the process and its children, from wait4) and what each got.
 """
 
@@ -29,8 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from crawler.runner import CONCURRENT_SOURCES
 
 WORDS = [
     "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
@@ -65,14 +68,14 @@ def feed_xml(base: str, source: int, articles: int, now: datetime) -> str:
             f"<channel><title>s{source}</title>{items}</channel></rss>")
 
 
-def generate(root: Path, ports: list[int], sources: int, articles: int) -> list[str]:
-    """Write every feed, article page and robots.txt under `root`; return the feed URLs, spread over the ports."""
+def generate(root: Path, sites: list[str], sources: int, articles: int) -> list[str]:
+    """Write every feed, article page and robots.txt under `root`; return the feed URLs, spread over the sites."""
     now = datetime.now(UTC)
     (root / "feed").mkdir()
     (root / "robots.txt").write_text("User-agent: *\nAllow: /\n")
     feeds = []
     for i in range(sources):
-        base = f"http://127.0.0.1:{ports[i % len(ports)]}"
+        base = sites[i % len(sites)]
         (root / "feed" / f"{i}.xml").write_text(feed_xml(base, i, articles, now))
         (root / "a" / str(i)).mkdir(parents=True)
         for j in range(articles):
@@ -82,16 +85,17 @@ def generate(root: Path, ports: list[int], sources: int, articles: int) -> list[
 
 
 def serve(root: str, sites: int, answer: Connection) -> None:
-    """Serve `root` on `sites` free ports of 127.0.0.1 with Twisted's static file server; send the ports."""
+    """Serve `root` on a free port of `sites` hosts 127.0.0.2... with Twisted's static file server; send their
+    base URLs."""
     from twisted.internet import reactor as twisted_reactor
     from twisted.web.server import Site
     from twisted.web.static import File
 
     reactor: Any = twisted_reactor
     site = Site(File(root))
-    ports = [reactor.listenTCP(0, site, interface="127.0.0.1", backlog=1024)
-             for _ in range(sites)]
-    answer.send([p.getHost().port for p in ports])
+    hosts = [f"127.0.{(k + 2) // 256}.{(k + 2) % 256}" for k in range(sites)]
+    ports = [reactor.listenTCP(0, site, interface=host, backlog=1024) for host in hosts]
+    answer.send([f"http://{host}:{p.getHost().port}" for host, p in zip(hosts, ports, strict=True)])
     reactor.run()
 
 
@@ -110,7 +114,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output
 
 
-def raw_crawl(feeds_file: str) -> None:
+def raw_crawl(feeds_file: str, concurrency: int) -> None:
     """The baseline: one bare Scrapy crawler fetching every feed and the pages it links to; prints counts."""
     import scrapy
     from scrapy.crawler import CrawlerProcess
@@ -125,7 +129,8 @@ def raw_crawl(feeds_file: str) -> None:
         def article(self, response: Any) -> Any:
             yield {"url": response.url, "bytes": len(response.body)}
 
-    process = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 64, "CONCURRENT_REQUESTS_PER_DOMAIN": 64,
+    process = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": concurrency,
+                              "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
                               "ROBOTSTXT_OBEY": False, "TELNETCONSOLE_ENABLED": False, "COOKIES_ENABLED": False,
                               "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
     crawler = process.create_crawler(Raw)
@@ -160,11 +165,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--articles", type=int, default=3, help="articles per feed")
-    parser.add_argument("--sites", type=int, default=4, help="local servers (ports) the sources are spread over")
+    parser.add_argument("--sites", type=int, default=32, help="local hosts the sources are spread over")
     parser.add_argument("--raw", help=argparse.SUPPRESS)  # internal: run the baseline on this list of feeds
     args = parser.parse_args()
+    concurrency = 2 * args.sites  # veille's default concurrency_per_domain, over every site
     if args.raw:
-        raw_crawl(args.raw)
+        raw_crawl(args.raw, concurrency)
         return
 
     load_before = os.getloadavg()[0]
@@ -175,8 +181,8 @@ def main() -> None:
         ours, theirs = multiprocessing.Pipe()
         server = multiprocessing.Process(target=serve, args=(str(root), args.sites, theirs), daemon=True)
         server.start()
-        ports = ours.recv()
-        feeds = generate(root, ports, args.sources, args.articles)
+        sites = ours.recv()
+        feeds = generate(root, sites, args.sources, args.articles)
         (tmp / "feeds.txt").write_text("\n".join(feeds))
         config = veille_config(tmp, feeds)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
@@ -184,7 +190,7 @@ def main() -> None:
         pages = args.sources * args.articles
 
         raw_s, raw_cpu, raw_kib, raw_out = measure(
-            [sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt")])
+            [sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt"), "--sites", str(args.sites)])
         raw = json.loads(raw_out.strip().splitlines()[-1])
         ours_s, ours_cpu, ours_kib, _ = measure([veille, "crawl", "--config", str(config)], env)
         total, full, healthy = stored(tmp / "scale.db")
@@ -195,14 +201,13 @@ def main() -> None:
           f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n")
     print("| crawler | wall time | CPU time | pages/s | peak RSS | got |")
     print("|---|---|---|---|---|---|")
-    print(f"| raw Scrapy (1 crawler, 64 concurrent) | {raw_s:.1f} s | {raw_cpu:.1f} s | {pages / raw_s:.0f} "
+    print(f"| raw Scrapy (1 crawler, {concurrency} concurrent) | {raw_s:.1f} s | {raw_cpu:.1f} s | {pages / raw_s:.0f} "
           f"| {raw_kib / 1024:.0f} MiB | {raw['items']:,} pages, {raw['requests']:,} requests |")
     print(f"| veille crawl | {ours_s:.1f} s | {ours_cpu:.1f} s | {pages / ours_s:.0f} | {ours_kib / 1024:.0f} MiB "
           f"| {total:,} articles stored ({full:,} full text), {healthy:,}/{args.sources:,} sources ok |")
     print(f"\nratio veille / raw: wall time ×{ours_s / raw_s:.1f}, CPU time ×{ours_cpu / raw_cpu:.1f}, "
           f"peak RSS ×{ours_kib / raw_kib:.1f}")
-    print(f"veille runs at most {CONCURRENT_SOURCES} source crawls at once (crawler/runner.py), each its own Scrapy "
-          f"crawler; raw runs one crawler for all")
+    print(f"veille under test: {os.environ.get('PYTHONPATH') or 'the installed tree'}")
     print(f"per source: {ours_s / args.sources * 1000:.0f} ms wall, {ours_cpu / args.sources * 1000:.0f} ms CPU, "
           f"{(ours_kib - raw_kib) / args.sources:.0f} KiB RSS beyond the raw crawler's")
 

@@ -1,58 +1,39 @@
-"""A source's time budget for one round, as a Scrapy extension.
+"""A source's time budget for one round, and how a source's crawl is stopped early.
 
-Scrapy's own CLOSESPIDER_TIMEOUT closes the spider, but a close waits for every request the downloader
-holds, queued ones included: a source listing twenty slow pages would still fetch them all, two at a time,
-while "closing". Here, once the budget is spent, the requests still waiting in the downloader are dropped
-(their errbacks see BudgetSpent: those articles are not stored, so the next round fetches them), the
-spider is closed with finish_reason `budget_spent`, and only the transfers under way finish, within their
-timeout.
+Once a source's budget is spent (or its crawl is cancelled), the requests of that source still waiting in
+the downloader are dropped, and those still in the scheduler are refused when they come up: their
+errbacks see Stopped, those articles are not stored, so the next round fetches them. Only the transfers
+under way finish, within their timeout. Other sources, on the same host or not, go on untouched.
 """
 
-import asyncio
-from typing import Any, Self
-
-from scrapy import signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.utils.asyncio import call_later
+from scrapy.core.downloader import Downloader
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request
 from twisted.python.failure import Failure
+
+from crawler.run import Run
 
 REASON = "budget_spent"
 
 
-class BudgetSpent(IgnoreRequest):
-    """The source's time budget for this round was spent before this request was sent."""
+class Stopped(IgnoreRequest):
+    """The source's crawl was stopped (its time budget spent, or cancelled) before this request was sent."""
 
 
-class Budget:
-    """Close the crawl `VEILLE_BUDGET` seconds after it opened, dropping what is still queued."""
+def drop_queued(downloader: Downloader, run: Run) -> None:
+    """Fail the requests of `run` that wait in the downloader for their turn on a host."""
+    for slot in list(downloader.slots.values()):
+        mine = [(request, waiting) for request, waiting in slot.queue if request.meta.get("run") is run]
+        for queued in mine:
+            slot.queue.remove(queued)
+            request, waiting = queued
+            waiting.errback(Failure(Stopped(f"{run.stopped} before {request.url} was fetched")))
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.seconds = crawler.settings.getfloat("VEILLE_BUDGET")
-        if self.seconds <= 0:
-            raise NotConfigured("no VEILLE_BUDGET")
-        self.crawler = crawler
-        self._timer: Any = None
-        self._closing: asyncio.Future[None] | None = None
-        crawler.signals.connect(self._opened, signal=signals.spider_opened)
-        crawler.signals.connect(self._closed, signal=signals.spider_closed)
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+class StoppedRunMiddleware:
+    """Refuse, before any download, a request whose source's crawl was stopped."""
 
-    def _opened(self) -> None:
-        self._timer = call_later(self.seconds, self._spend)
-
-    def _closed(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def _spend(self) -> None:
-        engine = self.crawler.engine
-        assert engine is not None
-        for slot in list(engine.downloader.slots.values()):
-            while slot.queue:
-                request, waiting = slot.queue.popleft()
-                waiting.errback(Failure(BudgetSpent(f"time budget spent before {request.url} was fetched")))
-        self._closing = asyncio.ensure_future(engine.close_spider_async(reason=REASON))
+    def process_request(self, request: Request) -> None:
+        run = request.meta.get("run")
+        if isinstance(run, Run) and run.stopped:
+            raise Stopped(f"{run.stopped} before {request.url} was fetched")

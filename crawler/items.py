@@ -1,6 +1,6 @@
 """The item a spider yields for each article, handed by the pipeline to storage."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from crawler.bylines import clean_author
@@ -21,6 +21,7 @@ class ArticleItem:
     language: str | None = None
     full_text: bool = True
     aliases: list[str] = field(default_factory=list)  # other canonical URLs it is known under (the feed's link)
+    run: Any = field(default=None, repr=False, compare=False)  # the crawl it came from (crawler.run.Run), not stored
 
     def __post_init__(self) -> None:
         # a page's or a feed's byline ("Par Jeanne Martin, le 02/12/2026") kept as the names it gives
@@ -28,4 +29,6 @@ class ArticleItem:
 
     def as_row(self) -> dict[str, Any]:
         """The item as a mapping of article fields for storage."""
-        return asdict(self)
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "run"}
+        row["aliases"] = list(self.aliases)
+        return row

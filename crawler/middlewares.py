@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import socket
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +24,8 @@ from twisted.web.client import ResponseFailed
 
 from crawler import headers
 from crawler.addresses import WEB_SCHEMES, Reach, answer_refusal, refusal
+from crawler.config import Source
+from crawler.run import Run
 
 log = logging.getLogger("veille.crawl")
 
@@ -72,20 +75,21 @@ def install_guarded_resolver(dns_timeout: float = 60.0, cache_size: int = 10_000
 
 
 class AddressGuardMiddleware:
-    """Refuse, before any connection, a request whose host resolves where the source may not reach.
+    """Refuse, before any connection, a request whose host resolves where its source may not reach.
 
     Runs before robots.txt and before every redirect hop is scheduled again, so each hop is checked.
+    The source is the run in the request's meta (or VEILLE_SOURCE_URL, for a crawler of one source).
     The source's own host, as written in config, is trusted (its robots.txt and pages need no check).
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.source_url: str = crawler.settings.get("VEILLE_SOURCE_URL") or ""
-        if not self.source_url:
-            raise NotConfigured("no VEILLE_SOURCE_URL: nothing to guard")
-        self.source_host = urlparse_cached(Request(self.source_url)).hostname or ""
-        self._reach: Reach | None = None
-        self._addresses: dict[str, list[str]] = {}
+        # per source crawl, dropped with it: what its own host resolves to, and the hosts its links named
+        self._reach: weakref.WeakKeyDictionary[Run, Reach] = weakref.WeakKeyDictionary()
+        self._addresses: weakref.WeakKeyDictionary[Run, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+        alone = Source.model_validate({"name": "guard", "feed": self.source_url}) if self.source_url else None
+        self._alone = Run(alone) if alone else None
         install_guarded_resolver(crawler.settings.getfloat("DNS_TIMEOUT"))
         headers.install()
 
@@ -93,28 +97,34 @@ class AddressGuardMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    async def _resolve(self, host: str) -> list[str]:
-        if host not in self._addresses:
-            self._addresses[host] = await resolve(host)
-        return self._addresses[host]
+    async def _resolve(self, run: Run, host: str) -> list[str]:
+        known = self._addresses.setdefault(run, {})
+        if host not in known:
+            known[host] = await resolve(host)
+        return known[host]
 
-    async def reach(self) -> Reach:
+    async def reach(self, run: Run) -> Reach:
         """What this source's links may reach, from where the source itself lives."""
-        if self._reach is None:
-            host = urlparse_cached(Request(self.source_url)).hostname or ""
-            self._reach = Reach.of_source(self.source_url, await self._resolve(host))
-            if self._reach.own_host:
-                GuardedResolver.trusted_hosts.add(self._reach.own_host)
-        return self._reach
+        if run not in self._reach:
+            host = urlparse_cached(Request(run.source.url)).hostname or ""
+            self._reach[run] = reach = Reach.of_source(run.source.url, await self._resolve(run, host))
+            if reach.own_host:
+                GuardedResolver.trusted_hosts.add(reach.own_host)
+        return self._reach[run]
 
     async def process_request(self, request: Request) -> None:
-        reach = await self.reach()
+        run = request.meta.get("run") or request.meta.get("robots_for") or self._alone
+        if not isinstance(run, Run):
+            return
+        source_url = run.source.url
+        reach = await self.reach(run)
         host = urlparse_cached(request).hostname or ""
-        same_host = host == self.source_host and request.url.split(":", 1)[0].lower() in WEB_SCHEMES
-        if request.url == self.source_url or (same_host and reach.own is None):
+        source_host = urlparse_cached(Request(source_url)).hostname or ""
+        same_host = host == source_host and request.url.split(":", 1)[0].lower() in WEB_SCHEMES
+        if request.url == source_url or (same_host and reach.own is None):
             # a public source's host is trusted as written in config: its robots.txt and its own pages too
             return
-        addresses = [] if reach.own_host else await self._resolve(host)
+        addresses = [] if reach.own_host else await self._resolve(run, host)
         reason = refusal(request.url, addresses, reach)
         if reason:
             if self.crawler.stats:
@@ -172,7 +182,8 @@ class PatientRetryMiddleware:
     async def _retry(self, request: Request, reason: str | Exception, wait: float) -> Request | None:
         spider = self.crawler.spider
         assert spider is not None
-        retry = get_retry_request(request, spider=spider, reason=reason, max_retry_times=self.max_times)
+        retry = get_retry_request(request, spider=spider, reason=reason,
+                                  max_retry_times=request.meta.get("max_retry_times", self.max_times))
         if retry is not None and wait > 0:
             await asyncio.sleep(wait)
         return retry

@@ -7,7 +7,7 @@ from scrapy.crawler import Crawler
 
 from crawler.entries import plausible_date
 from crawler.items import ArticleItem
-from crawler.spiders import SourceSpider
+from crawler.run import Run
 from storage import StorageError, articles, fields
 
 
@@ -22,22 +22,25 @@ class StoragePipeline:
         return cls(crawler)
 
     async def process_item(self, item: Any) -> Any:
-        assert isinstance(item, ArticleItem)
-        stats = self.crawler.stats
-        assert stats is not None
-        spider = self.crawler.spider
-        assert isinstance(spider, SourceSpider)
-        stats.inc_value("veille/items_seen")
+        assert isinstance(item, ArticleItem) and isinstance(item.run, Run)
+        run = item.run
+        try:
+            await self._store(run, item)
+        finally:
+            run.release()
+        return item
+
+    async def _store(self, run: Run, item: ArticleItem) -> None:
+        run.seen += 1
         # whichever said it (feed, sitemap, the page's metadata): no date from the future, none from 1970
         item.published = plausible_date(item.published, datetime.now(UTC))
-        if spider.dry_run or spider.archive is None:
-            spider.collected.append(ArticleItem(**fields.cleaned(item.as_row())))  # as the archive would hold it
-            return item
+        if run.dry_run or run.archive is None:
+            run.collected.append(ArticleItem(**fields.cleaned(item.as_row())))  # as the archive would hold it
+            return
         try:
-            stored = await spider.archive.write(articles.store, item.as_row())
+            stored = await run.archive.write(articles.store, item.as_row())
         except StorageError as exc:  # locked past the busy timeout, disk full: this crawl's error
-            spider.errors.append(f"{exc}: articles not stored, fetched again next round")
-            return item
+            run.errors.append(f"{exc}: articles not stored, fetched again next round")
+            return
         if stored.new:
-            stats.inc_value("veille/items_new")
-        return item
+            run.new += 1

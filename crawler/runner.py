@@ -1,4 +1,4 @@
-"""Running crawls: every given source at once, in the one asyncio reactor, with a report per source."""
+"""Running crawls: every given source at once, as jobs of the loop's one crawler, with a report per source."""
 
 import asyncio
 import dataclasses
@@ -8,40 +8,27 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scrapy.crawler import AsyncCrawlerRunner, Crawler
-
 from crawler import budget
 from crawler.config import CrawlConfig, Source
+from crawler.engine import engine_for
 from crawler.items import ArticleItem
-from crawler.settings import crawl_settings
-from crawler.spiders import SourceSpider
+from crawler.run import Run
 from storage import Archive, StorageError, health
 from storage.units import format_duration
 
 log = logging.getLogger("veille.crawl")
-# Crawls running at once in a process; the others wait their turn. Each crawl is a Scrapy crawler of its own
-# (~0.7 MiB, and a share of the loop): a thousand sources due at once would otherwise all start together.
+# Source crawls running at once in a process; the others wait their turn. A crawl's time budget runs from
+# its start: a thousand sources let loose together would spend theirs queued behind each other's hosts.
 # Not fewer: a crawl mostly waits on the network, and 200 sources every 10 s already need about 100 slots.
 CONCURRENT_SOURCES = 128
 
 
-@dataclass
-class _Pool:
-    """The crawl slots and the one Scrapy runner of an event loop."""
-
-    slots: asyncio.Semaphore
-    runner: AsyncCrawlerRunner
+_slots_of: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = weakref.WeakKeyDictionary()
-
-
-def _pool() -> _Pool:
-    """This loop's pool: a runner built for each crawl would cost a settings copy (milliseconds) every time."""
-    loop = asyncio.get_running_loop()
-    if loop not in _pools:
-        _pools[loop] = _Pool(asyncio.Semaphore(CONCURRENT_SOURCES), AsyncCrawlerRunner())
-    return _pools[loop]
+def _slots() -> asyncio.Semaphore:
+    """This loop's crawl slots."""
+    return _slots_of.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(CONCURRENT_SOURCES))
 
 
 @dataclass(frozen=True)
@@ -85,37 +72,36 @@ async def run_spider(source: Source, defaults: CrawlConfig,
 
     Waits for a free slot first (CONCURRENT_SOURCES); the time reported is the crawl's, not the wait's.
     """
-    pool = _pool()
-    async with pool.slots:
+    async with _slots():
         started = time.monotonic()
-        crawler = Crawler(SourceSpider, crawl_settings(defaults, source))
+        run = Run(source, defaults, archive)
         error: str | None = None
         try:
-            await pool.runner.crawl(crawler, source=source, archive=archive, defaults=defaults)
+            await engine_for(defaults).crawl(run)
+        except asyncio.CancelledError:
+            log.warning("source %s: crawl cut short: its feed is read in full next time", source.name)
+            raise
         except Exception as exc:  # a crawl that dies is this source's error, never the others'
             error = f"crawl failed: {exc!r}"
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():  # Scrapy may end the crawl quietly when it is cancelled
-        log.warning("source %s: crawl cut short: its feed is read in full next time", source.name)
-        raise asyncio.CancelledError
-    spider = crawler.spider
-    if error is None and isinstance(spider, SourceSpider) and spider.errors:
-        error = "; ".join(dict.fromkeys(spider.errors))
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    reason = stats.get("finish_reason")
-    if error is None and reason == budget.REASON:
-        allowed = format_duration(source.budget or defaults.budget)
-        error = f"its time budget ({allowed}) was spent: the rest is fetched next round"
-    elif error is None and reason != "finished":
-        error = f"crawl cut short ({reason or 'not finished'})"
-    if error is None and isinstance(spider, SourceSpider) and spider.validators and archive is not None:
+    error = error or _error(run)
+    if error is None and run.validators and archive is not None:
         try:  # every article is stored: the next crawl may ask "modified since?"
-            await archive.write(health.save_validators, source.name, *spider.validators)
+            await archive.write(health.save_validators, source.name, *run.validators)
         except StorageError as exc:
             error = str(exc)
-    report = CrawlReport(source.name, int(stats.get("veille/items_seen", 0)),
-                         int(stats.get("veille/items_new", 0)), error, time.monotonic() - started)
-    return report, spider.collected if isinstance(spider, SourceSpider) else []
+    return CrawlReport(source.name, run.seen, run.new, error, time.monotonic() - started), run.collected
+
+
+def _error(run: Run) -> str | None:
+    """What went wrong in a crawl that ran, or None."""
+    if run.errors:
+        return "; ".join(dict.fromkeys(run.errors))
+    if run.stopped == budget.REASON:
+        allowed = format_duration(run.source.budget or run.defaults.budget)
+        return f"its time budget ({allowed}) was spent: the rest is fetched next round"
+    if run.stopped:
+        return f"crawl cut short ({run.stopped})"
+    return None
 
 
 async def crawl_all(sources: Iterable[Source], defaults: CrawlConfig,

@@ -15,6 +15,7 @@ from alerts.config import Topic
 from alerts.matcher import match_pending
 from crawler.config import Source
 from crawler.feeds import Entry
+from crawler.run import Run
 from crawler.spiders import SourceSpider
 from storage import articles, open_archive, stories
 from tests.conftest import SOVEREIGN, port
@@ -34,13 +35,13 @@ def db(tmp_path: Path) -> sqlite_utils.Database:
 
 def follow(db: sqlite_utils.Database, source: str, links: list[str]) -> list[str]:
     """The pages a spider of `source` requests for a feed giving these links."""
-    spider = SourceSpider.from_crawler(get_crawler(SourceSpider), archive=port(db),
-                                       source=Source(name=source, feed="https://agregateur.example/rss.xml"))
+    spider = SourceSpider.from_crawler(get_crawler(SourceSpider))
+    run = Run(Source(name=source, feed="https://agregateur.example/rss.xml"), archive=port(db))
     feed = HtmlResponse("https://agregateur.example/rss.xml", body=b"")
     entries = [Entry(link=link, guid=None, title="T", summary="", author=None, published=None) for link in links]
 
     async def requested() -> list[str]:
-        return [request.url async for request in spider.follow(feed, entries)]
+        return [request.url async for request in spider.follow(run, feed, entries)]
 
     return asyncio.run(requested())
 
