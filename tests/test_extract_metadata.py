@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 import trafilatura
-from scrapy.http import HtmlResponse
+from scrapy.http import HtmlResponse, Request
 from scrapy.utils.test import get_crawler
 
 import crawler.extract
 from crawler.config import Source
 from crawler.feeds import Entry
 from crawler.items import ArticleItem
+from crawler.run import Run
 from crawler.spiders import SourceSpider
 from tests.conftest import UNRELATED, article_page
 
@@ -39,9 +40,9 @@ def crawled(monkeypatch: pytest.MonkeyPatch, entry: Entry, page: str) -> tuple[A
 
     monkeypatch.setattr(trafilatura, "bare_extraction", recording)
     monkeypatch.setattr(crawler.extract, "run_bounded", in_process)
-    spider = SourceSpider.from_crawler(get_crawler(SourceSpider), archive=None,
-                                       source=Source(name="journal", feed="https://journal.example/rss.xml"))
-    response = HtmlResponse(URL, body=page.encode(), encoding="utf-8")
+    spider = SourceSpider.from_crawler(get_crawler(SourceSpider))
+    run = Run(Source(name="journal", feed="https://journal.example/rss.xml"))  # a dry run: no archive
+    response = HtmlResponse(URL, body=page.encode(), encoding="utf-8", request=Request(URL, meta={"run": run}))
 
     async def items() -> list[ArticleItem]:
         return [item async for item in spider.parse_article(response, entry)]
