@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 DEFAULT = ["crawl", "stages", "scale", "latency", "matching", "dedup", "search", "startup", "extraction"]
-ON_REQUEST = ["soak", "postgres"]
+ON_REQUEST = ["postgres", "soak"]
 RESULTS = Path(__file__).with_name("results.md")
 HEADER = "# Benchmark results\n\nWritten by `make bench` (`python -m bench`); each section by its own last run.\n"
 
