@@ -20,7 +20,7 @@ def known_chats(telegram: TelegramConfig, topics: Iterable[Topic]) -> set[int]:
     """The chats config.yaml lets in: those named in topics, allowed_chats and the admins' own chats."""
     chats = set(telegram.allowed_chats) | set(telegram.admins)
     for topic in topics:
-        chats |= set(topic.chats)
+        chats |= {chat for chat in topic.chats if isinstance(chat, int)}  # Apprise URLs are no chats
     return chats
 
 

@@ -3,11 +3,13 @@
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import apprise
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -27,6 +29,52 @@ DigestSchedule = Annotated[Digest, BeforeValidator(Digest.parse), PlainSerialize
 QuietWindow = Annotated[QuietHours, BeforeValidator(QuietHours.parse), PlainSerializer(str)]
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)\}")
+
+
+def expand(url: str) -> str:
+    """The URL with each `${NAME}` replaced by that environment variable; ValueError naming one not set."""
+    def value(match: re.Match[str]) -> str:
+        if match[1] not in os.environ:
+            raise ValueError(f"${{{match[1]}}} is not set in the environment")
+        return os.environ[match[1]]
+    return _VARIABLE.sub(value, url)
+
+
+def check(url: str) -> str:
+    """The URL if Apprise knows how to send to it (parsed, nothing sent); ValueError otherwise."""
+    if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+        raise ValueError(f"{masked(url)!r} is not an Apprise URL that can be sent to (see docs/channels.md)")
+    return url
+
+
+def masked(url: int | str) -> str:
+    """A recipient as logs and `veille status` show it: a chat id as it is, a URL without its secrets."""
+    if isinstance(url, int):
+        return str(url)
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is not None:
+        return str(plugin.url(privacy=True))
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***" if rest else "***"
+
+
+def _recipient(value: object) -> int | str:
+    """A Telegram chat id as it is, or an Apprise URL with its `${VARIABLES}` expanded and checked."""
+    if isinstance(value, str) and "://" in value:
+        return check(expand(value.strip()))
+    if isinstance(value, bool):
+        raise ValueError("a recipient is a Telegram chat id or an Apprise URL")
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is neither a Telegram chat id nor an Apprise URL (scheme://...)") from None
+
+
+# where alerts go: a Telegram chat id (the bot), or an Apprise URL (mailtos://, matrixs://, json://...)
+Recipient = Annotated[int | str, BeforeValidator(_recipient)]
 
 
 class AlertsConfig(BaseModel):
@@ -74,7 +122,7 @@ class Topic(BaseModel):
     fields: list[Literal["title", "text"]] = Field(default_factory=lambda: ["title", "text"])  # type: ignore[arg-type]
     sources: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
-    chats: list[int] = Field(default_factory=list)
+    chats: list[Recipient] = Field(default_factory=list)
     digest: DigestSchedule | None = None
 
     @field_validator("keywords", "require", "exclude", "sources", "languages")
@@ -128,7 +176,7 @@ class TelegramConfig(BaseModel):
     timeout: Duration = timedelta(seconds=20)
     allowed_chats: list[int] = Field(default_factory=list)
     admins: list[int] = Field(default_factory=list)
-    chats: dict[int, ChatDelivery] = Field(default_factory=dict)
+    chats: dict[Recipient, ChatDelivery] = Field(default_factory=dict)
 
     def resolved_token(self) -> str | None:
         """TELEGRAM_BOT_TOKEN, else telegram.token, else None (console delivery)."""
@@ -155,7 +203,7 @@ class DeliveryRules:
 
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     topic_digests: dict[str, Digest] = field(default_factory=dict)
-    chats: dict[int, ChatDelivery] = field(default_factory=dict)
+    chats: dict[int | str, ChatDelivery] = field(default_factory=dict)
 
     @classmethod
     def build(cls, alerts: AlertsConfig, topics: list[Topic], telegram: TelegramConfig) -> "DeliveryRules":
@@ -163,7 +211,7 @@ class DeliveryRules:
         return cls(alerts=alerts, chats=telegram.chats,
                    topic_digests={t.name: t.digest for t in topics if t.digest is not None})
 
-    def policy(self, chat_id: int, topic: str) -> Policy:
+    def policy(self, chat_id: int | str, topic: str) -> Policy:
         """The chat's own setting, else the topic's (digest only), else the `alerts:` default."""
         chat = self.chats.get(chat_id) or ChatDelivery()
         return Policy(

@@ -1,4 +1,5 @@
-"""Delivery: pending outbox rows to Telegram (or the console), each marked sent as soon as it is accepted.
+"""Delivery: pending outbox rows to Telegram (or the console) and to Apprise URLs (email, Matrix, Slack...),
+each marked sent as soon as it is accepted.
 
 Each message's rows are claimed in the archive before it is sent (storage.outbox.claim): a row another
 process holds is left to it, and nothing is sent whose claim could not be written (a full disk stops
@@ -23,18 +24,18 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 
-from alerts.config import DeliveryRules, Policy
+from alerts.config import DeliveryRules, Policy, masked
 from alerts.digest import digest_heading, folded_heading, summary
 from alerts.format import Message, alert_message
 from storage import Archive, outbox
-from storage.records import QueuedAlert
+from storage.records import Address, QueuedAlert
 
 log = logging.getLogger("veille.alerts")
 MAX_BACKOFF = 300.0
 
 
 class DeliveryError(Exception):
-    """A message Telegram did not accept; `permanent` when trying again cannot help."""
+    """A message the channel did not accept; `permanent` when trying again cannot help."""
 
     def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None,
                  migrated_to: int | None = None) -> None:
@@ -47,9 +48,24 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     """Where alerts go."""
 
-    async def send(self, chat_id: int, message: Message) -> int | None:
+    async def send(self, chat_id: Address, message: Message) -> int | None:
         """Deliver one message; return its id, if the channel gives one. Raise DeliveryError."""
         ...
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Telegram chat ids to the bot (or the console), Apprise URLs to Apprise."""
+
+    bot: Sender
+    apprise: Sender | None = None
+
+    async def send(self, chat_id: Address, message: Message) -> int | None:
+        if isinstance(chat_id, int):
+            return await self.bot.send(chat_id, message)
+        if self.apprise is None:
+            raise DeliveryError(f"no sender for {masked(chat_id)}", permanent=True)
+        return await self.apprise.send(chat_id, message)
 
 
 class ConsoleSender:
@@ -59,8 +75,8 @@ class ConsoleSender:
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    async def send(self, chat_id: int, message: Message) -> int | None:
-        heading = f"── alert for chat {chat_id}"
+    async def send(self, chat_id: Address, message: Message) -> int | None:
+        heading = f"── alert for chat {masked(chat_id)}"
         if self.stream.isatty():
             from rich.console import Console
             from rich.text import Text
@@ -82,7 +98,7 @@ class TelegramSender:
     def __init__(self, bot: telegram.Bot) -> None:
         self.bot = bot
 
-    async def send(self, chat_id: int, message: Message) -> int | None:
+    async def send(self, chat_id: Address, message: Message) -> int | None:
         try:
             sent = await self.bot.send_message(
                 chat_id, message.html, parse_mode=ParseMode.HTML,
@@ -155,10 +171,10 @@ class _Pass:
     timezone: str
     now: datetime
     report: DispatchReport = field(default_factory=DispatchReport)
-    digests: dict[tuple[int, str], list[QueuedAlert]] = field(default_factory=dict)
-    folded: dict[int, list[QueuedAlert]] = field(default_factory=dict)
-    sent_this_hour: dict[int, int] = field(default_factory=dict)
-    troubled: set[int] = field(default_factory=set)
+    digests: dict[tuple[Address, str], list[QueuedAlert]] = field(default_factory=dict)
+    folded: dict[Address, list[QueuedAlert]] = field(default_factory=dict)
+    sent_this_hour: dict[Address, int] = field(default_factory=dict)
+    troubled: set[Address] = field(default_factory=set)
     moved: dict[int, int] = field(default_factory=dict)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # set: no new message is started
 
@@ -167,7 +183,7 @@ class _Pass:
         # compared as text with the stored UTC stamps, so it must be written in UTC too
         return (self.now.astimezone(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
 
-    async def send(self, chat_id: int, message: Message, rows: list[QueuedAlert], delivery: str) -> bool:
+    async def send(self, chat_id: Address, message: Message, rows: list[QueuedAlert], delivery: str) -> bool:
         """Claim the rows of one message, send it, and mark them sent the moment it is accepted, or record
         why not. False if it was not sent (another process holds a row, or the channel said no)."""
         ids = [r.id for r in rows]
@@ -192,13 +208,13 @@ class _Pass:
         self.report.sent += 1
         return True
 
-    async def _send(self, chat_id: int, message: Message) -> int | None:
+    async def _send(self, chat_id: Address, message: Message) -> int | None:
         """Send to the chat, or to the supergroup Telegram moved it to (remembered in the archive)."""
-        target = self.moved.get(chat_id, chat_id)
+        target = self.moved.get(chat_id, chat_id) if isinstance(chat_id, int) else chat_id
         try:
             return await self.sender.send(target, message)
         except DeliveryError as exc:
-            if exc.migrated_to is None or exc.migrated_to == target:
+            if exc.migrated_to is None or exc.migrated_to == target or not isinstance(chat_id, int):
                 raise
             await self.archive.write(outbox.record_migration, chat_id, exc.migrated_to)
             self.moved[chat_id] = exc.migrated_to
@@ -224,7 +240,7 @@ class _Pass:
         if await self.send(chat_id, message, rows, "alert"):
             self.sent_this_hour[chat_id] += 1
 
-    async def _folded_lately(self, chat_id: int) -> bool:
+    async def _folded_lately(self, chat_id: Address) -> bool:
         """Whether this chat was sent an "N more" message in the last hour."""
         return bool(await self.archive.read(outbox.sent_since, chat_id, self.hour_ago, "folded"))
 
@@ -265,7 +281,7 @@ async def dispatch(archive: Archive, sender: Sender, timezone: str, *,
     last_id = 0
     while rows := await archive.read(outbox.pending, after_id=last_id):
         last_id = rows[-1].id
-        alone: dict[tuple[int, int], tuple[list[QueuedAlert], int | None]] = {}  # one message per story and chat
+        alone: dict[tuple[Address, int], tuple[list[QueuedAlert], int | None]] = {}  # one message per story and chat
         for row in rows:
             if row.chat_id in state.troubled:
                 continue
@@ -293,15 +309,15 @@ async def _record_accepted(archive: Archive) -> None:
         waiting.pop(0)
 
 
-async def _record_failure(archive: Archive, chat_id: int, ids: list[int], attempts: int,
+async def _record_failure(archive: Archive, chat_id: Address, ids: list[int], attempts: int,
                     exc: DeliveryError, report: DispatchReport) -> None:
     if exc.permanent:
-        log.error("alerts %s to chat %d failed for good: %s", ids, chat_id, exc)
+        log.error("alerts %s to %s failed for good: %s", ids, masked(chat_id), exc)
         await archive.write(outbox.mark_failed, ids, str(exc))
         report.failed += 1
         return
     delay = exc.retry_after if exc.retry_after is not None else min(2.0 ** (attempts + 1), MAX_BACKOFF)
-    log.warning("alerts %s to chat %d deferred %.0fs: %s", ids, chat_id, delay, exc)
+    log.warning("alerts %s to %s deferred %.0fs: %s", ids, masked(chat_id), delay, exc)
     not_before = (datetime.now(UTC) + timedelta(seconds=delay)).replace(microsecond=0).isoformat()
     await archive.write(outbox.mark_retry, ids, str(exc), not_before)
     report.deferred += 1

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from storage import boilerplate
 from storage.db import now_iso, write
-from storage.records import QueuedAlert
+from storage.records import Address, QueuedAlert
 
 LEASE = timedelta(minutes=2)  # longer than any send takes, rate limiter and timeouts included
 
@@ -31,7 +31,7 @@ class Match:
 
     topic: str
     terms: list[str]
-    chats: list[int] = field(default_factory=list)
+    chats: list[Address] = field(default_factory=list)
 
 
 def unmatched(db: sqlite_utils.Database, limit: int = 500) -> list[dict[str, Any]]:
@@ -156,7 +156,7 @@ def other_outlets(db: sqlite_utils.Database, article_id: int, story_id: int | No
     return [r[0] for r in rows]
 
 
-def deferred_chats(db: sqlite_utils.Database) -> set[int]:
+def deferred_chats(db: sqlite_utils.Database) -> set[Address]:
     """Chats with an alert put off after a failure and not due yet: their later alerts wait behind it."""
     return {r[0] for r in db.execute(
         "SELECT DISTINCT chat_id FROM outbox WHERE state = 'pending' AND not_before > ?", [now_iso()])}
@@ -172,14 +172,14 @@ def next_due_in(db: sqlite_utils.Database) -> float | None:
     return max((due - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def sent_since(db: sqlite_utils.Database, chat_id: int, since: str, delivery: str) -> list[str]:
+def sent_since(db: sqlite_utils.Database, chat_id: Address, since: str, delivery: str) -> list[str]:
     """When this chat's alerts sent the given way ('alert', 'digest', 'folded') since `since` went out."""
     return [r[0] for r in db.execute(
         "SELECT DISTINCT sent_at FROM outbox WHERE chat_id = ? AND state = 'sent' AND sent_at >= ?"
         " AND coalesce(delivery, 'alert') = ? ORDER BY sent_at", [chat_id, since, delivery])]
 
 
-def count_sent_since(db: sqlite_utils.Database, chat_id: int, since: str) -> int:
+def count_sent_since(db: sqlite_utils.Database, chat_id: Address, since: str) -> int:
     """How many alerts this chat was sent one by one since `since`."""
     return int(db.execute(
         "SELECT count(*) FROM outbox WHERE chat_id = ? AND state = 'sent' AND sent_at >= ?"

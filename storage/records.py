@@ -2,6 +2,15 @@
 
 from dataclasses import dataclass
 
+# where an alert goes: a Telegram chat id, or an Apprise URL (mailto://, matrixs://, json://...)
+Address = int | str
+
+
+def address(value: int | str) -> Address:
+    """An address as a TEXT column holds it, back to what it is: a chat id's digits become the integer."""
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text
+
 
 @dataclass(frozen=True)
 class QueuedAlert:
@@ -19,7 +28,7 @@ class QueuedAlert:
     text: str = ""
     terms: tuple[str, ...] = ()
     id: int = 0
-    chat_id: int = 0
+    chat_id: Address = 0
     story_id: int = 0
     article_id: int = 0
     attempts: int = 0

@@ -276,8 +276,9 @@ def test_matches_and_their_alerts_are_one_transaction_each_story_alerted_once(po
         assert outbox.record_matches(conn, {"id": copy, "story_id": first}, [match], alert=True) == 0
         assert conn.execute("SELECT terms FROM matches WHERE article_id = %s", [copy]).fetchone() == (
             ["cloud souverain"],)
-        unsendable = Match("cloud", ["cloud"], chats=[2**70])  # its alert cannot be written, nor its match
-        with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        # its alert cannot be written (text holds no NUL), nor its match
+        unsendable = Match("cloud", ["cloud"], chats=["json://127.0.0.1/\x00"])
+        with pytest.raises(psycopg.DataError):
             outbox.record_matches(conn, {"id": other, "story_id": other}, [unsendable], alert=True)
         assert conn.execute("SELECT count(*) FROM matches WHERE article_id = %s", [other]).fetchone() == (0,)
         assert conn.execute("SELECT id FROM articles WHERE matched_at IS NULL").fetchall() == [(other,)]

@@ -74,6 +74,11 @@ def status(config_path: Path, as_json: bool) -> None:
         known = archive.read_now(health.all_sources)
         counts = archive.read_now(outbox.counts)
         failed, moved = list(archive.read_now(outbox.failures)), archive.read_now(outbox.migrations)
+    from alerts.config import masked
+
+    # a chat id stays a number; a URL's password never shows
+    failed = [{**f, "chat_id": f["chat_id"] if isinstance(f["chat_id"], int) else masked(f["chat_id"])}
+              for f in failed]
     rows = [{"name": s.name, "kind": s.kind, **{k: v for k, v in known.get(s.name, {}).items()
                                                 if k not in ("name", "etag", "last_modified")}}
             for s in config.sources]
@@ -99,7 +104,8 @@ def status(config_path: Path, as_json: bool) -> None:
     for old, new in report["moved_chats"].items():
         click.echo(f"  chat {old} became the supergroup {new}: its alerts go there; replace it in config.yaml")
     for failed in report["failed_alerts"]:
-        click.echo(f"  failed alert {failed['id']} to chat {failed['chat_id']} ({failed['topic']}, "
+        to = f"chat {failed['chat_id']}" if isinstance(failed["chat_id"], int) else failed["chat_id"]
+        click.echo(f"  failed alert {failed['id']} to {to} ({failed['topic']}, "
                    f"{failed['title'][:60]!r}): {failed['last_error']}")
 
 

@@ -27,10 +27,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
+from alerts.apprise_sender import AppriseSender
 from alerts.bot import build_application, start_bot, stop_bot
 from alerts.commands import BotState
 from alerts.config import DeliveryRules
-from alerts.dispatcher import ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
+from alerts.dispatcher import Channels, ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_source
 from crawler.workers import shutdown_pool, start_pool
@@ -44,10 +45,11 @@ WATCH_EVERY = timedelta(seconds=2)
 
 
 async def connect(config: Config, *, quiet: bool = False) -> Sender | None:
-    """Telegram when a token is set, else the console; None while Telegram cannot be reached."""
+    """Telegram when a token is set, else the console, with Apprise for the URL recipients; None while
+    Telegram cannot be reached."""
     token = config.telegram.resolved_token()
     if not token:
-        return ConsoleSender()
+        return Channels(ConsoleSender(), AppriseSender())
     bot = build_application(config.telegram, token).bot
     try:
         await bot.initialize()
@@ -58,14 +60,15 @@ async def connect(config: Config, *, quiet: bool = False) -> Sender | None:
         with contextlib.suppress(TelegramError):
             await bot.shutdown()
         return None
-    return TelegramSender(bot)
+    return Channels(TelegramSender(bot), AppriseSender())
 
 
 async def disconnect(sender: Sender | None) -> None:
     """Release the Telegram connection, if any."""
-    if isinstance(sender, TelegramSender):
+    bot = sender.bot if isinstance(sender, Channels) else sender
+    if isinstance(bot, TelegramSender):
         with contextlib.suppress(TelegramError):
-            await sender.bot.shutdown()
+            await bot.bot.shutdown()
 
 
 class ArchiveTrouble:

@@ -18,12 +18,12 @@ from psycopg.types.json import Jsonb
 
 from storage.outbox import LEASE, Match, _dead, owner
 from storage.postgres.db import ARTICLE_COLUMNS, iso, rows
-from storage.records import QueuedAlert
+from storage.records import Address, QueuedAlert, address
 
 # due and free: pending and not put off, or claimed by a holder whose lease ended; its chat not muted
 CLAIMABLE = ("((state = 'pending' AND (not_before IS NULL OR not_before <= now()))"
              " OR (state = 'sending' AND lease_until <= now()))"
-             " AND chat_id NOT IN (SELECT chat_id FROM chats WHERE muted_until > now())")
+             " AND chat_id NOT IN (SELECT chat_id::text FROM chats WHERE muted_until > now())")
 
 
 def unmatched(conn: psycopg.Connection, limit: int = 500) -> list[dict[str, Any]]:
@@ -51,13 +51,13 @@ def record_matches(conn: psycopg.Connection, article: Mapping[str, Any], matches
     return queued
 
 
-def queue(conn: psycopg.Connection, article_id: int, story_id: int, topic: str, chat_id: int) -> bool:
+def queue(conn: psycopg.Connection, article_id: int, story_id: int, topic: str, chat_id: Address) -> bool:
     """Queue one alert; False when this story was already queued for this topic and chat. Inside another
     transaction (record_matches'), part of it."""
     with conn.transaction():
         cursor = conn.execute(
             "INSERT INTO outbox (story_id, article_id, topic, chat_id, queued_at) VALUES (%s, %s, %s, %s, now())"
-            " ON CONFLICT (story_id, topic, chat_id) DO NOTHING", [story_id, article_id, topic, chat_id])
+            " ON CONFLICT (story_id, topic, chat_id) DO NOTHING", [story_id, article_id, topic, str(chat_id)])
         return cursor.rowcount == 1
 
 
@@ -94,8 +94,8 @@ def pending(conn: psycopg.Connection, *, after_id: int = 0, limit: int = 100) ->
         FROM outbox o JOIN articles a ON a.id = o.article_id
         LEFT JOIN matches m ON m.article_id = o.article_id AND m.topic = o.topic
         WHERE {CLAIMABLE} AND o.id > %s ORDER BY o.id LIMIT %s""", [after_id, limit])
-    return [QueuedAlert(**{**row, "title": row["title"] or "", "text": row["text"] or "",
-                           "terms": tuple(row["terms"] or ())}) for row in found]
+    return [QueuedAlert(**{**row, "chat_id": address(row["chat_id"]), "title": row["title"] or "",
+                           "text": row["text"] or "", "terms": tuple(row["terms"] or ())}) for row in found]
 
 
 def mark_sent(conn: psycopg.Connection, row_ids: int | list[int], message_id: int | None,
@@ -149,9 +149,9 @@ def other_outlets(conn: psycopg.Connection, article_id: int, story_id: int | Non
            WHERE name != %s ORDER BY name""", [article_id, story_id, source])]
 
 
-def deferred_chats(conn: psycopg.Connection) -> set[int]:
+def deferred_chats(conn: psycopg.Connection) -> set[Address]:
     """Chats with an alert put off after a failure and not due yet: their later alerts wait behind it."""
-    return {chat for (chat,) in conn.execute(
+    return {address(chat) for (chat,) in conn.execute(
         "SELECT DISTINCT chat_id FROM outbox WHERE state = 'pending' AND not_before > now()")}
 
 
@@ -162,17 +162,17 @@ def next_due_in(conn: psycopg.Connection) -> float | None:
     return None if row is None or row[0] is None else max(float(row[0]), 0.0)
 
 
-def sent_since(conn: psycopg.Connection, chat_id: int, since: str, delivery: str) -> list[str]:
+def sent_since(conn: psycopg.Connection, chat_id: Address, since: str, delivery: str) -> list[str]:
     """When this chat's alerts sent the given way ('alert', 'digest', 'folded') since `since` went out."""
     return [str(iso(sent)) for (sent,) in conn.execute(
         "SELECT DISTINCT sent_at FROM outbox WHERE chat_id = %s AND state = 'sent' AND sent_at >= %s"
-        " AND coalesce(delivery, 'alert') = %s ORDER BY sent_at", [chat_id, since, delivery])]
+        " AND coalesce(delivery, 'alert') = %s ORDER BY sent_at", [str(chat_id), since, delivery])]
 
 
-def count_sent_since(conn: psycopg.Connection, chat_id: int, since: str) -> int:
+def count_sent_since(conn: psycopg.Connection, chat_id: Address, since: str) -> int:
     """How many alerts this chat was sent one by one since `since`."""
     row = conn.execute("SELECT count(*) FROM outbox WHERE chat_id = %s AND state = 'sent' AND sent_at >= %s"
-                       " AND coalesce(delivery, 'alert') = 'alert'", [chat_id, since]).fetchone()
+                       " AND coalesce(delivery, 'alert') = 'alert'", [str(chat_id), since]).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -197,6 +197,7 @@ def counts(conn: psycopg.Connection) -> dict[str, int]:
 
 def failures(conn: psycopg.Connection, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent alerts given up on, with their reason."""
-    return rows(conn, "SELECT o.id, o.chat_id, o.topic, o.last_error, a.title FROM outbox o"
-                      " JOIN articles a ON a.id = o.article_id WHERE o.state = 'failed'"
-                      " ORDER BY o.id DESC LIMIT %s", [limit])
+    found = rows(conn, "SELECT o.id, o.chat_id, o.topic, o.last_error, a.title FROM outbox o"
+                       " JOIN articles a ON a.id = o.article_id WHERE o.state = 'failed'"
+                       " ORDER BY o.id DESC LIMIT %s", [limit])
+    return [{**row, "chat_id": address(row["chat_id"])} for row in found]

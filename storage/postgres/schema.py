@@ -195,6 +195,11 @@ def _m006_explore(conn: psycopg.Connection) -> None:
     """)
 
 
+def _m007_recipients(conn: psycopg.Connection) -> None:
+    # an outbox row goes to an address: a Telegram chat id (kept as its digits) or an Apprise URL
+    conn.execute("ALTER TABLE outbox ALTER COLUMN chat_id TYPE TEXT USING chat_id::text")
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     1: _m001_text_search,
@@ -203,6 +208,7 @@ MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     4: _m004_chats_and_topics,
     5: _m005_stories,
     6: _m006_explore,
+    7: _m007_recipients,
 }
 
 
