@@ -27,12 +27,14 @@ from tests.outbox_helpers import archive, queue
 
 
 class Inbox:
-    """An aiosmtpd handler keeping every message it is given."""
+    """An aiosmtpd handler keeping every message it is given, after `delay` seconds."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.delay = 0.0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content or b"", policy=email.policy.default)
         self.messages.append(parsed)  # type: ignore[arg-type]
         return "250 OK"
