@@ -56,4 +56,7 @@ def _notify(plugin: apprise.plugins.NotifyBase, message: Message) -> None:
         return
     lines = [line.strip() for line in logged.getvalue().splitlines() if line.strip()]
     reason = " ".join(lines[-2:]) or "the channel refused the message"
+    password = getattr(plugin, "password", None)  # kept in the outbox and shown: never a secret of the URL
+    if password:
+        reason = reason.replace(str(password), "***")
     raise DeliveryError(f"{plugin.service_name}: {reason}", permanent=bool(_REFUSED.search(reason)))

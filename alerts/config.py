@@ -77,6 +77,17 @@ def _recipient(value: object) -> int | str:
 Recipient = Annotated[int | str, BeforeValidator(_recipient)]
 
 
+class ChatDelivery(BaseModel):
+    """How one recipient wants its alerts, overriding `alerts:` and the topic (under `telegram.chats:` for a
+    Telegram chat, `alerts.recipients:` for any address)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    digest: DigestSchedule | None = None
+    quiet_hours: QuietWindow | None = None
+    max_per_hour: int | None = Field(default=None, ge=1)
+
+
 class AlertsConfig(BaseModel):
     """When to alert."""
 
@@ -87,6 +98,7 @@ class AlertsConfig(BaseModel):
     digest: DigestSchedule | None = None
     quiet_hours: QuietWindow | None = None
     max_per_hour: int | None = Field(default=30, ge=1)
+    recipients: dict[Recipient, ChatDelivery] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -96,16 +108,6 @@ class AlertsConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise ValueError(f"{name!r} is not a time zone: write it like Europe/Paris") from None
         return name
-
-
-class ChatDelivery(BaseModel):
-    """How one chat wants its alerts, overriding `alerts:` and the topic (under `telegram.chats:`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    digest: DigestSchedule | None = None
-    quiet_hours: QuietWindow | None = None
-    max_per_hour: int | None = Field(default=None, ge=1)
 
 
 class Topic(BaseModel):
@@ -208,7 +210,7 @@ class DeliveryRules:
     @classmethod
     def build(cls, alerts: AlertsConfig, topics: list[Topic], telegram: TelegramConfig) -> "DeliveryRules":
         """Gather the `digest:`, `quiet_hours:` and `max_per_hour:` keys from where they are written."""
-        return cls(alerts=alerts, chats=telegram.chats,
+        return cls(alerts=alerts, chats={**telegram.chats, **alerts.recipients},
                    topic_digests={t.name: t.digest for t in topics if t.digest is not None})
 
     def policy(self, chat_id: int | str, topic: str) -> Policy:

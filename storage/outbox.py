@@ -6,6 +6,10 @@ marks them sent right after the channel accepted it: any number of processes on 
 alert once. A claim outlives its process only until its lease ends, or at once when that process is known
 dead (same host, pid gone): its alerts are then sent again, at most once. On PostgreSQL the same claim is
 an UPDATE of rows selected FOR UPDATE SKIP LOCKED.
+
+A row's `chat_id` is its recipient's address (storage.records.Address): a Telegram chat id, or an Apprise
+URL. The column's INTEGER affinity keeps a URL as text and a chat id as the integer it always was, so the
+archives written before addresses need no migration (PostgreSQL's column became TEXT: migration 7 there).
 """
 
 import json

@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from alerts.apprise_sender import AppriseSender
-from alerts.config import AlertsConfig, ChatDelivery, DeliveryRules, Topic, masked
+from alerts.config import AlertsConfig, DeliveryRules, TelegramConfig, Topic, masked
 from alerts.dispatcher import Channels, ConsoleSender, deliver
 from tests.conftest import port
 from tests.outbox_helpers import archive, queue
@@ -87,7 +87,8 @@ def test_a_daily_digest_arrives_as_one_email_under_its_heading(tmp_path: Path, s
     inbox, smtp_port = smtp
     url = mail_url(smtp_port)
     queue(archive(tmp_path), 3, [url], queued_at=datetime.now(UTC) - timedelta(days=2))
-    rules = DeliveryRules(alerts=AlertsConfig(), chats={url: ChatDelivery.model_validate({"digest": "daily 08:00"})})
+    alerts = AlertsConfig.model_validate({"recipients": {url: {"digest": "daily 08:00"}}})
+    rules = DeliveryRules.build(alerts, [], TelegramConfig())
     assert deliver_to(tmp_path, rules).sent == 1
     [message] = inbox.messages
     assert message["Subject"].startswith("Résumé"), message["Subject"]
