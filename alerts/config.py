@@ -55,8 +55,8 @@ def masked(url: int | str) -> str:
     if isinstance(url, int):
         return str(url)
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    if plugin is not None:
-        return str(plugin.url(privacy=True))
+    if plugin is not None:  # without the query: Apprise's defaults, its own secrets masked, only blur it
+        return str(plugin.url(privacy=True)).partition("?")[0]
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***" if rest else "***"
 

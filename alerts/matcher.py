@@ -280,7 +280,7 @@ def _match_batch(rules: Matcher, batch: list[dict[str, Any]], subscribed: dict[s
     found = []
     for article in batch:
         matches = [outbox.Match(rule.topic.name, hits,
-                                sorted(set(rule.topic.chats) | subscribed.get(rule.topic.name, set())))
+                                sorted(set(rule.topic.chats) | subscribed.get(rule.topic.name, set()), key=str))
                    for rule, hits in match_article(rules, article["title"], article["matching_text"], article)]
         found.append((article, matches, is_recent(article, max_age, now)))
     return found

@@ -22,7 +22,7 @@ from werkzeug import Request, Response
 from alerts.apprise_sender import AppriseSender
 from alerts.config import AlertsConfig, DeliveryRules, TelegramConfig, Topic, masked
 from alerts.dispatcher import Channels, ConsoleSender, deliver
-from tests.conftest import port
+from tests.conftest import port, write_config
 from tests.outbox_helpers import archive, queue
 
 
@@ -167,3 +167,13 @@ def test_config_check_names_a_bad_apprise_url_and_an_unset_variable(tmp_path: Pa
     assert "topics[0].chats[1]" in shown and "not an Apprise URL" in shown, shown
     assert "secret" not in shown
     assert "topics[1].chats[0]" in shown and "${NOT_SET_ANYWHERE} is not set" in shown, shown
+
+
+def test_the_banner_names_url_recipients_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from veille.config import load
+    from veille.progress import banner
+
+    monkeypatch.setenv("HOOK_PASSWORD", "hunter2-secret")
+    topics = [{"name": "t", "keywords": ["cloud"], "chats": [-1001, "json://veille:${HOOK_PASSWORD}@127.0.0.1/x"]}]
+    shown = banner(load(write_config(tmp_path / "config.yaml", [], topics)), "crawl")
+    assert "json://veille:****@127.0.0.1/x" in shown and "hunter2" not in shown, shown

@@ -23,7 +23,8 @@ def test_killed_mid_email_delivery_loses_nothing_and_repeats_at_most_one(
     inbox.delay = 0.3  # the SMTP server accepting slowly: the kill lands in the middle of delivery
     stories = [Article(f"cloud-{i}", f"Cloud souverain : épisode {i}", distinct_text(i), recent(1))
                for i in range(20)]
-    topic = {"name": "cloud", "keywords": ["cloud souverain"], "chats": [mail_url(smtp_port)]}
+    # a Telegram chat (the console, with no token) and an email address, side by side
+    topic = {"name": "cloud", "keywords": ["cloud souverain"], "chats": [1001, mail_url(smtp_port)]}
     config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": site.feed("/rss.xml", stories)}],
                           [topic])
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}

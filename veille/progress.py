@@ -24,11 +24,15 @@ ALL_FAILING = "every source failed: is the network up? (`veille status` lists ea
 
 def destination(config: "Config") -> str:
     """Where alerts go, in a few words."""
+    from alerts.config import masked
+
+    urls = sorted({masked(c) for t in config.topics for c in t.chats if isinstance(c, str)})
+    others = f" and {', '.join(urls[:3])}" + (f" and {len(urls) - 3} more" if len(urls) > 3 else "") if urls else ""
     if not config.telegram.resolved_token():
-        return "the console (no TELEGRAM_BOT_TOKEN set)"
-    chats = sorted({str(c) for t in config.topics for c in t.chats})
+        return "the console (no TELEGRAM_BOT_TOKEN set)" + others
+    chats = sorted({str(c) for t in config.topics for c in t.chats if isinstance(c, int)})
     listed = ", ".join(chats[:5]) + (f" and {len(chats) - 5} more" if len(chats) > 5 else "")
-    return f"Telegram, chats {listed}" if chats else "Telegram (no topic names a chat yet)"
+    return (f"Telegram, chats {listed}" if chats else "Telegram (no topic names a chat yet)") + others
 
 
 def banner(config: "Config", what: str) -> str:
