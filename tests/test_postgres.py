@@ -173,6 +173,28 @@ def test_one_result_per_story_unless_all_copies(pool: ConnectionPool) -> None:
         assert {r["id"] for r in search.search(conn, "cloud", all_copies=True)} == {first, copy}
 
 
+def test_a_frequent_word_ranks_only_its_newest_window_of_hits(pool: ConnectionPool,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    add(pool, "old", "Le cloud souverain", "Un texte ancien.")  # a title hit, but the oldest
+    newer = {add(pool, f"new{n}", f"Actualité {n}", f"Le cloud et ses offres, épisode {n}.") for n in range(2)}
+    monkeypatch.setattr(search, "FIRST_WINDOW", 2)
+    with pool.connection() as conn:
+        assert {row["id"] for row in search.search(conn, "cloud", limit=2)} == newer
+        assert len(search.search(conn, "cloud", limit=3)) == 3, "widened when the window is not enough"
+
+
+def test_a_window_full_of_copies_is_widened_until_enough_stories(pool: ConnectionPool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    first = add(pool, "fibre", "La fibre et le cloud", "Un texte sur la fibre.")
+    story = add(pool, "doctrine", "Le cloud souverain", "La doctrine.")
+    with pool.connection() as conn:
+        for outlet in "abc":  # the newest hits are all copies of one story
+            copy = add(pool, f"copie-{outlet}", "Le cloud souverain", f"Copie {outlet}.")
+            conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", [story, copy])
+        monkeypatch.setattr(search, "FIRST_WINDOW", 1)
+        assert {row["story_id"] for row in search.search(conn, "cloud", limit=2)} == {first, story}
+
+
 def test_a_query_that_cannot_be_read_is_a_search_syntax_error(pool: ConnectionPool) -> None:
     with pool.connection() as conn, pytest.raises(SearchSyntaxError, match="cannot read the query"):
         search.search(conn, "cloud AND")
