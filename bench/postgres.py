@@ -7,8 +7,9 @@ bench.search's generated archive (Zipf vocabulary, 200 sources, 10% copies) is b
 PostgreSQL server of the bench's own (started in a temporary folder on a Unix socket, as the tests do:
 fsync off, so store figures are an upper bound) with `veille archive copy`. Each of bench.search's queries runs
 through the storage port (`Archive.read_now(search, ...)`) on both, in both sort orders: median and p95.
-Then 1,000 new articles are stored through the port on each (`articles.store`: on SQLite with its
-near-duplicate story grouping, on PostgreSQL without, which it does not have yet).
+Then 1,000 new articles are stored through the port on each (`articles.store`, with near-duplicate story
+grouping and learnt boilerplate on both), numbered after the archive's own so that a kept archive (`--keep`)
+stores new ones on each run.
 """
 
 import argparse
@@ -75,7 +76,7 @@ def main() -> None:
                   f" / {p95(sorts['date']):.1f} ms")
         print()
         for n, (name, archive) in enumerate((("SQLite", lite), ("PostgreSQL", pg))):
-            rows = new_articles(args.store, offset=n * args.store)
+            rows = new_articles(args.store, offset=copied["articles"] + n * args.store)
             started = time.perf_counter()
             for row in rows:
                 archive.write_now(articles.store, row)

@@ -14,7 +14,7 @@ known are found (`stories_with`) and signed again without it.
 """
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import sqlite_utils
 
@@ -57,9 +57,14 @@ def stories_with(db: sqlite_utils.Database, keys: Collection[int]) -> list[int]:
 def left_out(db: sqlite_utils.Database, text: str) -> str:
     """The text without the paragraphs (lines) the archive knows as boilerplate: what topics match, so that a
     keyword in a sender's "About us" does not fire on every one of its press releases."""
+    return without(text, lambda keys: learnt(db, keys))
+
+
+def without(text: str, known: Callable[[set[int]], set[int]]) -> str:
+    """The text without the lines whose keys `known` says are boilerplate (either backend's `learnt`)."""
     paragraphs = text.splitlines()
     keys = [key(ws) if (ws := words(line)) else None for line in paragraphs]
-    ignored = learnt(db, {k for k in keys if k is not None})
+    ignored = known({k for k in keys if k is not None})
     if not ignored:
         return text
     return "\n".join(line for line, k in zip(paragraphs, keys, strict=True) if k not in ignored)

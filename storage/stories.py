@@ -18,7 +18,7 @@ lead (`same_news`), as short press releases sharing one long "About us" would.
 
 import functools
 import hashlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,12 +263,19 @@ def _best_candidate(db: sqlite_utils.Database, sig: np.ndarray, keys: list[int],
             SELECT hits.article_id, s.signature, a.story_id FROM hits
             JOIN story_signatures s ON s.article_id = hits.article_id
             JOIN articles a ON a.id = hits.article_id""", [*keys, article_id, MAX_CANDIDATES]).fetchall()
+    return best_of(sig, rows, threshold, article, lambda candidate: _told(db, candidate))
+
+
+def best_of(sig: np.ndarray, candidates: Iterable[tuple[int, bytes, int]], threshold: float, article: Told,
+            told_of: Callable[[int], Told]) -> int | None:
+    """The story of the candidate (article id, stored signature, story id) most similar to `sig`, at or above
+    the threshold, that tells the same news as `article` (`told_of` reads a candidate's); None if none."""
     scored = sorted(((similarity(sig, np.frombuffer(blob, dtype=np.uint32)), int(candidate), int(story_id))
-                     for candidate, blob, story_id in rows), reverse=True)
+                     for candidate, blob, story_id in candidates), reverse=True)
     for score, candidate, story_id in scored:
         if score < threshold:
             break
-        if same_news(article, _told(db, candidate)):
+        if same_news(article, told_of(candidate)):
             return story_id
     return None
 

@@ -16,13 +16,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from storage import ArchiveBusyError, ArchiveFullError, SearchSyntaxError, StorageError, open_archive, postgres
 from storage.outbox import Match
-from storage.postgres import articles, outbox, schema, search
+from storage.postgres import articles, outbox, schema, search, stories
 from storage.postgres.errors import storage_error
 from storage.postgres.tsquery import MAX_NEAR_SPAN, tsquery
 from storage.search import search as sqlite_search
 from storage.serving import CURATION_TABLES
+from storage.stories import scheme_for
 from tests.archive_fixtures import ARTICLES, build
 from tests.test_search import ARTICLES_SAID, SAME_WORDS
+from tests.test_stories import OTHER, WIRE, rewrite
 
 # The same words' queries that PostgreSQL answers otherwise than SQLite, and why: none so far.
 NOT_ON_POSTGRES: dict[str, str] = {}
@@ -171,6 +173,28 @@ def test_one_result_per_story_unless_all_copies(pool: ConnectionPool) -> None:
         assert {r["id"] for r in search.search(conn, "cloud", all_copies=True)} == {first, copy}
 
 
+def test_a_frequent_word_ranks_only_its_newest_window_of_hits(pool: ConnectionPool,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    add(pool, "old", "Le cloud souverain", "Un texte ancien.")  # a title hit, but the oldest
+    newer = {add(pool, f"new{n}", f"Actualité {n}", f"Le cloud et ses offres, épisode {n}.") for n in range(2)}
+    monkeypatch.setattr(search, "FIRST_WINDOW", 2)
+    with pool.connection() as conn:
+        assert {row["id"] for row in search.search(conn, "cloud", limit=2)} == newer
+        assert len(search.search(conn, "cloud", limit=3)) == 3, "widened when the window is not enough"
+
+
+def test_a_window_full_of_copies_is_widened_until_enough_stories(pool: ConnectionPool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    first = add(pool, "fibre", "La fibre et le cloud", "Un texte sur la fibre.")
+    story = add(pool, "doctrine", "Le cloud souverain", "La doctrine.")
+    with pool.connection() as conn:
+        for outlet in "abc":  # the newest hits are all copies of one story
+            copy = add(pool, f"copie-{outlet}", "Le cloud souverain", f"Copie {outlet}.")
+            conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", [story, copy])
+        monkeypatch.setattr(search, "FIRST_WINDOW", 1)
+        assert {row["story_id"] for row in search.search(conn, "cloud", limit=2)} == {first, story}
+
+
 def test_a_query_that_cannot_be_read_is_a_search_syntax_error(pool: ConnectionPool) -> None:
     with pool.connection() as conn, pytest.raises(SearchSyntaxError, match="cannot read the query"):
         search.search(conn, "cloud AND")
@@ -307,6 +331,34 @@ def test_an_article_is_stored_once_whichever_way_it_comes_back(pool: ConnectionP
         assert {stored.article_id for stored in again} == {first.article_id}
         assert conn.execute("SELECT source FROM article_sources ORDER BY source").fetchall() == [("a",), ("b",)]
         assert conn.execute("SELECT story_id FROM articles").fetchall() == [(first.article_id,)]
+
+
+def test_changing_the_threshold_rebands_the_stored_signatures(pool: ConnectionPool) -> None:
+    first = add(pool, "afp", "Doctrine du cloud souverain", "\n".join(WIRE))
+    with pool.connection() as conn:
+        before = conn.execute("SELECT count(*) FROM story_bands").fetchone()
+        assert stories.configure(conn, 0.5)
+        after = conn.execute("SELECT count(*) FROM story_bands").fetchone()
+        assert (before, after) == ((scheme_for(0.6).bands,), (scheme_for(0.5).bands,))
+        assert not stories.configure(conn, 0.5)
+    later = add(pool, "lemonde", "Doctrine du cloud souverain", "\n".join(rewrite(WIRE)))
+    with pool.connection() as conn:
+        assert conn.execute("SELECT story_id FROM articles WHERE id = %s", [later]).fetchone() == (first,)
+
+
+def test_an_article_come_back_with_a_new_text_is_signed_again_and_keeps_its_story(pool: ConnectionPool) -> None:
+    first = add(pool, "afp", "Doctrine du cloud souverain", "\n".join(WIRE))
+    with pool.connection() as conn:
+        signed = conn.execute("SELECT signature FROM story_signatures WHERE article_id = %s", [first]).fetchone()
+    assert add(pool, "afp", "Doctrine du cloud souverain", "\n".join(OTHER)) == first
+    with pool.connection() as conn:
+        assert conn.execute("SELECT signature FROM story_signatures WHERE article_id = %s",
+                            [first]).fetchone() != signed
+        assert conn.execute("SELECT story_id FROM articles WHERE id = %s", [first]).fetchone() == (first,)
+    later = add(pool, "lyon", "Nuagia qualifiée", "\n".join(OTHER[::-1]))
+    with pool.connection() as conn:
+        assert conn.execute("SELECT story_id FROM articles WHERE id = %s", [later]).fetchone() == (first,), \
+            "a copy of the new text joins it"
 
 
 @pytest.mark.parametrize(("error", "expected"), [

@@ -16,12 +16,13 @@ tests/test_storage_contract.py, run on both backends, which list the functions w
   topics' query language as a tsquery (tsquery: what NEAR approximates), ts_rank_cd and ts_headline, and
   exports (search);
 - storing articles once (by URL, GUID or text), updating one come back with a new title or text
-  (articles); matches and their alerts in one transaction, claims taken FOR UPDATE SKIP LOCKED, leases,
-  retries, failures, orphans, counts (outbox); chats, topics' rules, health, trends, /latest.
+  (articles); near-duplicate stories by MinHash signatures and LSH bands, with learnt boilerplate left out
+  of what stories compare and topics match, as on SQLite (stories, boilerplate: storage.stories' own pure
+  functions, PostgreSQL's SQL); matches and their alerts in one transaction, claims taken FOR UPDATE SKIP
+  LOCKED, leases, retries, failures, orphans, counts (outbox); chats, topics' rules, health, trends, /latest;
+  `veille archive copy --to postgresql://...` (copy).
 
-Not done yet: near-duplicate stories (stories: the plain rule for now, each article its own story unless it
-is a copy held under its URL, GUID or text; no MinHash bands nor learnt boilerplate); `veille archive copy
---to postgresql://...`; `veille serve`, which reads SQLite only (Datasette) and says so.
+`veille serve` reads SQLite only (Datasette) and says so.
 """
 
 from storage.postgres.db import connect, iso

@@ -3,8 +3,8 @@
 An article already held under one of its canonical URLs, its GUID within its source, or its normalised
 text is not stored again: its source and URLs are recorded on the copy held. The same article (URL or
 GUID) come back with a new title or text updates the one held, which keeps its story and matched state (so
-it is never alerted twice). Stories are the plain rule (storage.postgres.stories): each new article is a
-story of its own.
+it is never alerted twice). A new article joins the story of a stored near-duplicate, or founds its own
+(storage.postgres.stories).
 """
 
 from collections.abc import Iterable, Mapping
@@ -15,6 +15,7 @@ import psycopg
 
 from storage import fields
 from storage.articles import ARTICLE_FIELDS, Stored, content_hash
+from storage.postgres import stories
 
 
 def store(conn: psycopg.Connection, item: Mapping[str, Any]) -> Stored:
@@ -37,10 +38,14 @@ def store(conn: psycopg.Connection, item: Mapping[str, Any]) -> Stored:
             held = inserted[0] if inserted else (found[0] if found else None)
             new = inserted is not None
             if new:
-                conn.execute("UPDATE articles SET story_id = id WHERE id = %s", [held])
+                stories.assign(conn, int(held or 0), row["text"], row["title"])
         else:
             new = False
+            held_title, held_text = conn.execute("SELECT title, text FROM articles WHERE id = %s",
+                                                 [found[0]]).fetchone() or ("", "")
             updated = found[1] and _update(conn, found[0], row)
+            if updated and row["text"] and row["text"] != held_text:  # signed again, as on SQLite
+                stories.resign(conn, found[0], row["text"], row["title"] or held_title)
         conn.execute("INSERT INTO article_sources VALUES (%s, %s, %s, now()) ON CONFLICT DO NOTHING",
                      [held, row["source"], row["url"]])
         with conn.cursor() as cursor:

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from storage.outbox import LEASE, Match, _dead, owner
+from storage.postgres import boilerplate
 from storage.postgres.db import ARTICLE_COLUMNS, iso, rows
 from storage.records import Address, QueuedAlert, address
 
@@ -27,11 +28,11 @@ CLAIMABLE = ("((state = 'pending' AND (not_before IS NULL OR not_before <= now()
 
 
 def unmatched(conn: psycopg.Connection, limit: int = 500) -> list[dict[str, Any]]:
-    """Articles stored but not yet run through the matcher, oldest first, each with `matching_text`: its whole
-    text (boilerplate is not learnt on PostgreSQL yet)."""
+    """Articles stored but not yet run through the matcher, oldest first, each with `matching_text`: its text
+    without the paragraphs known as boilerplate (storage.postgres.boilerplate), which topics match against."""
     found = rows(conn, f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE matched_at IS NULL ORDER BY id LIMIT %s",
                  [limit])
-    return [{**row, "matching_text": row["text"] or ""} for row in found]
+    return [{**row, "matching_text": boilerplate.left_out(conn, row["text"] or "")} for row in found]
 
 
 def record_matches(conn: psycopg.Connection, article: Mapping[str, Any], matches: Iterable[Match], *,
@@ -95,7 +96,8 @@ def pending(conn: psycopg.Connection, *, after_id: int = 0, limit: int = 100) ->
         LEFT JOIN matches m ON m.article_id = o.article_id AND m.topic = o.topic
         WHERE {CLAIMABLE} AND o.id > %s ORDER BY o.id LIMIT %s""", [after_id, limit])
     return [QueuedAlert(**{**row, "chat_id": address(row["chat_id"]), "title": row["title"] or "",
-                           "text": row["text"] or "", "terms": tuple(row["terms"] or ())}) for row in found]
+                           "text": boilerplate.left_out(conn, row["text"] or ""), "terms": tuple(row["terms"] or ())})
+            for row in found]
 
 
 def mark_sent(conn: psycopg.Connection, row_ids: int | list[int], message_id: int | None,

@@ -4,6 +4,11 @@ Hits are ranked by ts_rank_cd (cover density: how close together the query's wor
 word (weights A and C) counts 1.0 and a text word (B and D) 0.4, or sorted newest first; one result per story
 (its best copy) unless `all_copies`. Snippets are ts_headline's, over the words as written, computed for
 the results only.
+
+Ranking a hit reads its whole tsvector, so ranking every hit of a frequent word costs time in proportion to
+the archive. As on SQLite (storage.search), only the newest `window` hits passing the filters are ranked or
+sorted; when they yield fewer results than asked, the window is widened until every hit has been seen, so
+a rare word is ranked over the whole archive, as before.
 """
 
 from collections.abc import Iterator
@@ -15,6 +20,7 @@ from psycopg.rows import dict_row
 from storage.errors import SearchSyntaxError
 from storage.postgres.db import iso, plain
 from storage.postgres.tsquery import tsquery
+from storage.search import FIRST_WINDOW
 
 MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
 HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=24, MinWords=10, MaxFragments=2, "
@@ -36,14 +42,20 @@ def search(conn: psycopg.Connection, query: str, *, limit: int = 20, all_copies:
     Filters as on SQLite (storage.search.Filters): since, until (a bare date is the whole day), source, topic,
     lang (`fr` is also `fr-CA`). Raises SearchSyntaxError for a query that cannot be read.
     """
-    sql, params = statement(query, limit=limit, all_copies=all_copies, sort=sort, **filters)
-    try:
-        with conn.cursor(row_factory=dict_row) as cursor:
-            rows = cursor.execute(sql, params).fetchall()
-    except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
-        raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
-    if all_copies:
-        for row in rows:
+    window = max(FIRST_WINDOW, limit)
+    while True:
+        sql, params = statement(query, limit=limit, all_copies=all_copies, sort=sort, window=window, **filters)
+        try:
+            with conn.cursor(row_factory=dict_row) as cursor:
+                rows = cursor.execute(sql, params).fetchall()
+        except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
+            raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
+        if len(rows) >= limit or not rows or rows[0]["seen"] < window:
+            break
+        window *= 8
+    for row in rows:
+        del row["seen"]
+        if all_copies:
             del row["outlets"]
     return [{**row, "published": iso(row["published"])} for row in rows]
 
@@ -63,25 +75,28 @@ def where(since: str | None = None, until: str | None = None, source: str | None
 
 
 def statement(query: str, *, limit: int, all_copies: bool = False, sort: Sort = "relevance",
-              **filters: str | None) -> tuple[str, list[Any]]:
-    """The SQL of a search and its parameters: hits found by the GIN index, ranked, the chosen few shown."""
+              window: int | None = None, **filters: str | None) -> tuple[str, list[Any]]:
+    """The SQL of a search and its parameters: the newest `window` hits (all of them for None) found by the
+    GIN index, ranked, the chosen few shown, each with `seen`, the number of hits looked at."""
     q = tsquery(query)
     conditions, values = where(**filters)
     order = "rank DESC, id DESC" if sort == "relevance" else "date DESC, id DESC"
     best = f"SELECT DISTINCT ON (story_id) * FROM hits ORDER BY story_id, {order}"  # the best copy of a story
     sql = f"""
         WITH q AS (SELECT {q.sql} AS q),
+        newest AS (SELECT a.id FROM articles a, q WHERE {" AND ".join(["a.search @@ q.q", *conditions])}
+                   ORDER BY a.id DESC LIMIT %s),
         hits AS (SELECT a.id, coalesce(a.story_id, a.id) AS story_id, {DATE} AS date,
                         ts_rank_cd(%s::real[], a.search, q.q) AS rank
-                 FROM articles a, q WHERE {" AND ".join(["a.search @@ q.q", *conditions])}),
+                 FROM newest JOIN articles a ON a.id = newest.id, q),
         chosen AS (SELECT * FROM ({"SELECT * FROM hits" if all_copies else best}) c ORDER BY {order} LIMIT %s)
         SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source, a.published,
                a.language, chosen.story_id, ts_headline('veille_simple', a.text, q.q, %s) AS snippet,
-               {"NULL" if all_copies else OUTLETS} AS outlets
+               {"NULL" if all_copies else OUTLETS} AS outlets, (SELECT count(*) FROM hits) AS seen
         FROM chosen JOIN articles a ON a.id = chosen.id, q
         ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
     """
-    return sql, [*q.params, RANK_WEIGHTS, *values, limit, HEADLINE]
+    return sql, [*q.params, *values, window, RANK_WEIGHTS, limit, HEADLINE]
 
 
 def search_all(conn: psycopg.Connection, query: str, *, sort: Sort = "relevance",

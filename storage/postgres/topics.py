@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from storage.postgres import boilerplate
 from storage.postgres.db import ARTICLE_COLUMNS, plain, rows
 
 
@@ -36,7 +37,7 @@ def articles_since(conn: psycopg.Connection, since: str, *, batch: int = 500) ->
             "SELECT id, source, url, canonical_url, title, text, language, published, fetched_at,"
             f" {stamp} AS stamp FROM articles WHERE {stamp} >= %s{after} ORDER BY stamp DESC, id DESC LIMIT %s",
             [since, *(last or ()), batch]))
-        yield from ({**plain(row), "matching_text": row["text"] or ""} for row in found)
+        yield from ({**plain(row), "matching_text": boilerplate.left_out(conn, row["text"] or "")} for row in found)
         if len(found) < batch:
             return
         last = (found[-1]["stamp"], found[-1]["id"])
@@ -46,4 +47,4 @@ def find_by_url(conn: psycopg.Connection, url: str) -> dict[str, Any] | None:
     """The stored article with this URL (as fetched, canonical, or as carried by another source)."""
     found = rows(conn, f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE url = %(u)s OR canonical_url = %(u)s"
                        " OR id IN (SELECT article_id FROM article_sources WHERE url = %(u)s) LIMIT 1", {"u": url})
-    return {**found[0], "matching_text": found[0]["text"] or ""} if found else None
+    return {**found[0], "matching_text": boilerplate.left_out(conn, found[0]["text"] or "")} if found else None
