@@ -1,7 +1,7 @@
 """Watched pages: their versions, and the change (or the disappearance) each becomes as an article.
 
 A check of a watched page that finds its watched lines changed writes, in one transaction: a new version,
-an article of the archive (source: the watch's name, URL: the page's with a `#version-N` fragment, title
+an article of the archive (source: the watch's name, URL: the page's with a `#version-N-<name>` fragment, title
 "Changed: <page title>", text: the added lines) and, for the watch's own `chats:`, a match of the pseudo-topic
 named after the watch with its outbox rows. Topics then match the article (the added lines) as any other;
 the dispatcher sends one message per story and chat. The first version is the baseline: kept, not alerted.
@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage import articles
+from storage import articles, fields
 from storage.db import now_iso, write
 
 GONE_AFTER = 3  # checks in a row answering 404 or 410 before a page is reported gone
@@ -64,7 +64,8 @@ def record_version(db: sqlite_utils.Database, source: str, url: str, title: str,
                       or 0)
         article_id = None
         if number > 1:
-            article_id = _alerted(db, source, {"url": url, "canonical_url": f"{url}#version-{number}",
+            fragment = f"#version-{number}-{source}"  # with the name: two watches may watch one page
+            article_id = _alerted(db, source, {"url": url, "canonical_url": url + fragment,
                                                "title": f"Changed: {title or url}", "text": "\n".join(added),
                                                "published": now}, chats, summary)
         db.table("watch_versions").insert({
@@ -87,7 +88,7 @@ def record_gone(db: sqlite_utils.Database, source: str, url: str, status: int, c
             return False
         last = latest(db, source)
         title = last.title if last and last.title else url
-        _alerted(db, source, {"url": url, "canonical_url": f"{url}#gone-{since}", "title": f"Gone: {title}",
+        _alerted(db, source, {"url": url, "canonical_url": f"{url}#gone-{source}-{since}", "title": f"Gone: {title}",
                               "text": f"The page answers HTTP {status} ({checks} checks in a row).",
                               "published": now}, chats)
         return True
@@ -95,13 +96,20 @@ def record_gone(db: sqlite_utils.Database, source: str, url: str, status: int, c
 
 def _alerted(db: sqlite_utils.Database, source: str, row: dict[str, Any], chats: Sequence[int],
              summary: Sequence[str] = ()) -> int:
-    """Store the article of a change and queue its alerts for the watch's own chats; its id."""
-    stored = articles.store(db, {"source": source, "full_text": True, **row})
-    story = db.execute("SELECT coalesce(story_id, id) FROM articles WHERE id = ?", [stored.article_id]).fetchone()[0]
-    if chats and stored.new:
-        now = now_iso()
+    """Store the article of a change and queue its alerts for the watch's own chats; its id.
+
+    It is a story of its own, never a copy: a line added again, or a change like the last, is news again
+    (articles.store would take it for the article or the story already held).
+    """
+    article = fields.cleaned({**dict.fromkeys(articles.ARTICLE_FIELDS), "source": source, "full_text": 1, **row})
+    now = now_iso()
+    article_id = int(db.table("articles").insert({**article, "fetched_at": now}).last_pk or 0)
+    db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [article_id, article_id])
+    db.execute("INSERT INTO article_sources VALUES (?, ?, ?, ?)", [article_id, source, article["url"], now])
+    db.execute("INSERT INTO article_urls VALUES (?, ?)", [article["canonical_url"], article_id])
+    if chats:
         terms = json.dumps(list(summary), ensure_ascii=False)
-        db.execute("INSERT OR REPLACE INTO matches VALUES (?, ?, ?, ?)", [stored.article_id, source, terms, now])
+        db.execute("INSERT INTO matches VALUES (?, ?, ?, ?)", [article_id, source, terms, now])
         db.conn.executemany("INSERT OR IGNORE INTO outbox (story_id, article_id, topic, chat_id, queued_at)"
-                            " VALUES (?, ?, ?, ?, ?)", [(story, stored.article_id, source, c, now) for c in chats])
-    return stored.article_id
+                            " VALUES (?, ?, ?, ?, ?)", [(article_id, article_id, source, c, now) for c in chats])
+    return article_id

@@ -85,7 +85,8 @@ def test_the_first_version_is_a_baseline_and_a_change_an_article_with_the_watch_
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
     second = watch.record_version(db, "w", url, "Offres", ["b"], ["b"], ["a"], [-5], ["+ b", "- a"])
     article = db.table("articles").get(second.article_id)
-    assert (article["canonical_url"], article["title"], article["text"]) == (f"{url}#version-2", "Changed: Offres", "b")
+    assert (article["canonical_url"], article["title"], article["text"]) == (f"{url}#version-2-w", "Changed: Offres",
+                                                                              "b")
     assert [(r["topic"], r["chat_id"]) for r in db.query("SELECT * FROM outbox")] == [("w", -5)]
     assert json.loads(db.execute("SELECT terms FROM matches").fetchone()[0]) == ["+ b", "- a"]
     assert [v.number for v in watch.history(db, "w")] == [2, 1]
@@ -111,3 +112,13 @@ def test_the_change_alert_shows_the_diff_and_links_the_page() -> None:
     topic_alert = QueuedAlert(title="Changed: Offres", url=alert.url, source="w", topic="cloud", text="S3NS\nBleu",
                               terms=("S3NS",))
     assert "+ S3NS\n+ Bleu" in alert_message(topic_alert, ["S3NS"], "Europe/Paris").plain
+
+
+def test_each_change_is_news_even_when_it_repeats_or_resembles_the_last(db: sqlite_utils.Database) -> None:
+    url = "https://example.org/offres"
+    long = "La liste des prestataires qualifiés SecNumCloud pour les offres de cloud de confiance, avec leur date. " * 3
+    watch.record_version(db, "w", url, "Offres", ["a"], [], [], [-5])
+    for added in ("Bleu | " + long, "S3NS | " + long, "Bleu | " + long):  # similar, then the same line again
+        watch.record_version(db, "w", url, "Offres", ["a"], [added], [], [-5])
+    assert len({r["story_id"] for r in db.query("SELECT story_id FROM articles")}) == 3
+    assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 3

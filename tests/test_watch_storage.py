@@ -29,7 +29,7 @@ async def _versions_and_gone(archive: Archive) -> None:
     assert [v.number for v in await archive.read(watch.history, "w")] == [2, 1]
     pending = await archive.read(outbox.pending)
     assert [(p.title, p.url, p.chat_id, p.terms) for p in pending] == [
-        ("Changed: Offres", f"{URL}#version-2", -5, ("+ b",))]
+        ("Changed: Offres", f"{URL}#version-2-w", -5, ("+ b",))]
     gone = [await archive.write(watch.record_gone, "w", URL, 410, [-5]) for _ in range(4)]
     assert gone == [False, False, True, False]
     assert [p.title for p in await archive.read(outbox.pending)] == ["Changed: Offres", "Gone: Offres"]

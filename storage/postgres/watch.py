@@ -7,7 +7,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from storage.postgres import articles
+from storage import fields
+from storage.articles import ARTICLE_FIELDS
 from storage.postgres.db import iso, rows
 from storage.postgres.outbox import queue
 from storage.watch import GONE_AFTER, Version
@@ -40,7 +41,7 @@ def record_version(conn: psycopg.Connection, source: str, url: str, title: str, 
         number = 1 + int(row[0] if row else 0)
         article_id = None
         if number > 1:
-            article_id = _alerted(conn, source, {"url": url, "canonical_url": f"{url}#version-{number}",
+            article_id = _alerted(conn, source, {"url": url, "canonical_url": f"{url}#version-{number}-{source}",
                                                  "title": f"Changed: {title or url}", "text": "\n".join(added),
                                                  "published": iso(now)}, chats, summary)
         conn.execute("INSERT INTO watch_versions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -61,7 +62,8 @@ def record_gone(conn: psycopg.Connection, source: str, url: str, status: int, ch
             return False
         last = latest(conn, source)
         title = last.title if last and last.title else url
-        _alerted(conn, source, {"url": url, "canonical_url": f"{url}#gone-{iso(since)}", "title": f"Gone: {title}",
+        gone = f"{url}#gone-{source}-{iso(since)}"
+        _alerted(conn, source, {"url": url, "canonical_url": gone, "title": f"Gone: {title}",
                                 "text": f"The page answers HTTP {status} ({checks} checks in a row).",
                                 "published": iso(datetime.now(UTC))}, chats)
         return True
@@ -69,10 +71,17 @@ def record_gone(conn: psycopg.Connection, source: str, url: str, status: int, ch
 
 def _alerted(conn: psycopg.Connection, source: str, row: dict[str, Any], chats: Sequence[int],
              summary: Sequence[str] = ()) -> int:
-    stored = articles.store(conn, {"source": source, "full_text": True, **row})
-    if chats and stored.new:
-        conn.execute("INSERT INTO matches VALUES (%s, %s, %s, now()) ON CONFLICT DO NOTHING",
-                     [stored.article_id, source, Jsonb(list(summary))])
+    """storage.watch._alerted on PostgreSQL: the change's article, a story of its own, and its alerts."""
+    article = fields.cleaned({**dict.fromkeys(ARTICLE_FIELDS), "source": source, "full_text": True, **row})
+    columns = ", ".join(article)
+    inserted = conn.execute(f"INSERT INTO articles ({columns}, fetched_at) VALUES ({', '.join(['%s'] * len(article))},"
+                            " now()) RETURNING id", list(article.values())).fetchone()
+    article_id = int(inserted[0]) if inserted else 0
+    conn.execute("UPDATE articles SET story_id = id WHERE id = %s", [article_id])
+    conn.execute("INSERT INTO article_sources VALUES (%s, %s, %s, now())", [article_id, source, article["url"]])
+    conn.execute("INSERT INTO article_urls VALUES (%s, %s)", [article["canonical_url"], article_id])
+    if chats:
+        conn.execute("INSERT INTO matches VALUES (%s, %s, %s, now())", [article_id, source, Jsonb(list(summary))])
         for chat in chats:
-            queue(conn, stored.article_id, stored.article_id, source, chat)
-    return stored.article_id
+            queue(conn, article_id, article_id, source, chat)
+    return article_id
