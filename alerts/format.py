@@ -108,6 +108,8 @@ def alert_message(alert: QueuedAlert, terms: list[str], timezone: str,
     none holds a control character, whatever an older archive kept.
     """
     url, source, full_title = printable(alert.url), printable(alert.source), printable(alert.title)
+    if is_change(url):
+        return _change_message(alert, terms, url, source, full_title, timezone, topics)
     title = shorten(full_title or url, TITLE_CHARS)
     when = local_time(alert.published, timezone)
     meta = " · ".join(p for p in (shorten(source, NAME_CHARS), when) if p)
@@ -137,3 +139,33 @@ def _runs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             runs.append((start, end))
     return runs
+
+
+CHANGE_LINES = 10  # lines of a watched page's change shown in its alert
+CHANGE_LINE_CHARS = 200
+
+
+def is_change(url: str) -> bool:
+    """Whether an alert is a watched page's change or disappearance (storage.watch gives them these URLs)."""
+    return bool(re.search(r"#(version|gone)-[^#]*$", url))
+
+
+def _change_message(alert: QueuedAlert, terms: list[str], url: str, source: str, title: str, timezone: str,
+                    topics: list[str] | None) -> Message:
+    """A watched page's change: its title, linked to the page, then its diff, bounded (the watch's own match
+    carries it as its terms, see storage.watch; a topic's match has only the added lines, the article's text)."""
+    page = url.split("#", 1)[0]
+    lines = [line for line in printable(alert.text).splitlines() if line.strip()]
+    diff = [t for t in terms if t[:2] in ("+ ", "- ")] or [f"+ {shorten(line, CHANGE_LINE_CHARS)}"
+                                                           for line in lines[:CHANGE_LINES]]
+    added = shorten(" ".join(lines), SNIPPET_CHARS) if "#gone-" in url else "\n".join(diff)
+    meta = " · ".join(p for p in (shorten(source, NAME_CHARS), local_time(alert.published, timezone)) if p)
+    tags = " ".join(f"#{shorten(printable(t), NAME_CHARS)}" for t in (topics or [alert.topic])[:OUTLETS_SHOWN])
+    title = shorten(title or page, TITLE_CHARS)
+    link = f'<a href="{html.escape(page, quote=True)}">{html.escape(title)}</a>'
+    if telegram_length(link) > TELEGRAM_LIMIT // 2:
+        link = html.escape(title)
+    html_text = "\n\n".join(p for p in (f"<b>{link}</b>\n{html.escape(meta)}\n{html.escape(tags)}",
+                                         f"<pre>{html.escape(added)}</pre>" if added else "") if p)
+    plain = "\n".join(p for p in (title, added, meta, page, tags) if p)
+    return Message(html=html_text, plain=plain)

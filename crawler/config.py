@@ -20,7 +20,8 @@ def _css_problem(selector: str) -> str | None:
     return None
 
 
-Kind = Literal["feed", "page", "sitemap"]
+Kind = Literal["feed", "page", "sitemap", "watch"]
+KINDS: tuple[Kind, ...] = ("feed", "page", "sitemap", "watch")
 
 
 class CrawlConfig(BaseModel):
@@ -53,7 +54,8 @@ class CrawlConfig(BaseModel):
 
 
 class Source(BaseModel):
-    """One place articles come from: a feed, a listing page with a link selector, or a sitemap."""
+    """One place articles come from: a feed, a listing page with a link selector, a sitemap, or a watched page
+    (whose changes become articles: crawler.watch)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -61,6 +63,10 @@ class Source(BaseModel):
     feed: AnyHttpUrl | None = None
     page: AnyHttpUrl | None = None
     sitemap: AnyHttpUrl | None = None
+    watch: AnyHttpUrl | None = None
+    select: str | None = None  # watch: the part of the page watched (CSS), else the whole page
+    ignore: list[str] = Field(default_factory=list)  # watch: regular expressions of churn left out of comparing
+    chats: list[int] = Field(default_factory=list)  # watch: chats told of every change
     links: str | None = None
     follow: str | None = None
     max_pages: int = Field(default=1, ge=1, le=100)
@@ -79,9 +85,9 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one_url(self) -> Self:
-        given = [kind for kind in ("feed", "page", "sitemap") if getattr(self, kind) is not None]
+        given = [kind for kind in KINDS if getattr(self, kind) is not None]
         if not given:
-            raise ValueError("a source needs one of feed:, page: or sitemap: (its URL)")
+            raise ValueError("a source needs one of feed:, page:, sitemap: or watch: (its URL)")
         if len(given) > 1:
             raise ValueError(f"a source has one URL, not {' and '.join(given)}: split it into two sources")
         if self.cron is not None:
@@ -99,7 +105,15 @@ class Source(BaseModel):
         for key in ("links", "follow"):
             if getattr(self, key) is not None and self.page is None:
                 raise ValueError(f"{key}: applies to page: sources only")
-        for key in ("links", "follow"):
+        for key in ("select", "ignore", "chats"):
+            if getattr(self, key) and self.watch is None:
+                raise ValueError(f"{key}: applies to watch: sources only")
+        for pattern in self.ignore:
+            try:
+                re.compile(pattern)
+            except (re.error, OverflowError, RecursionError) as exc:
+                raise ValueError(f"ignore: {pattern!r} is not a valid regular expression ({exc})") from None
+        for key in ("links", "follow", "select"):
             selector = getattr(self, key)
             if selector is not None and (problem := _css_problem(selector)):
                 raise ValueError(f"{key}: is not a valid CSS selector ({problem})")
@@ -113,9 +127,9 @@ class Source(BaseModel):
     @property
     def kind(self) -> Kind:
         """Which kind of source this is."""
-        return "feed" if self.feed else "page" if self.page else "sitemap"
+        return next(kind for kind in KINDS if getattr(self, kind) is not None)
 
     @property
     def url(self) -> str:
         """The source's own URL, as written in config."""
-        return str(self.feed or self.page or self.sitemap)
+        return str(self.feed or self.page or self.sitemap or self.watch)

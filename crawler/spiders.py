@@ -4,6 +4,7 @@
     page    ─► parse_listing (links:, follow:) ──┼─► follow: new, allowed entries only ─► article page
     sitemap ─► parse_sitemap (index, news) ──────┘       ─► parse_article (trafilatura, in the extraction pool)
                                                           └► page failed: the source's own text kept
+    watch   ─► parse_watch: a changed page becomes a version and an article (crawler.watch)
 """
 
 import dataclasses
@@ -19,6 +20,7 @@ from scrapy.exceptions import DontCloseSpider, DownloadCancelledError
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler import watch
 from crawler.addresses import WEB_SCHEMES
 from crawler.budget import Stopped
 from crawler.canonical import article_url, canonical_url
@@ -79,9 +81,11 @@ class SourceSpider(scrapy.Spider):
             headers["If-None-Match"] = seen["etag"]
         if "last_modified" in seen:
             headers["If-Modified-Since"] = seen["last_modified"]
-        callback = {"feed": self.parse_feed, "page": self.parse_listing, "sitemap": self.parse_sitemap}
+        callback = {"feed": self.parse_feed, "page": self.parse_listing, "sitemap": self.parse_sitemap,
+                    "watch": self.parse_watch}
+        statuses = [304, *watch.GONE] if run.source.kind == "watch" else [304]
         return run.request(run.source.url, callback[run.source.kind], self.source_failed, headers=headers,
-                           meta={"handle_httpstatus_list": [304], "page": 1}, dont_filter=True)
+                           meta={"handle_httpstatus_list": statuses, "page": 1}, dont_filter=True)
 
     def source_failed(self, failure: Failure) -> None:
         """The source's own URL (or one of its listing pages or child sitemaps) could not be fetched."""
@@ -125,6 +129,12 @@ class SourceSpider(scrapy.Spider):
         self._remember_validators(run, response)
         async for request in self.follow(run, response, self._matching(run, entries)):
             yield request
+
+    async def parse_watch(self, response: Response) -> AsyncIterator[Request]:
+        """A watched page: its change, if it changed, kept as a version and an article (crawler.watch)."""
+        await watch.check(_run(response.request), response)
+        return
+        yield  # an async generator, as the run's tracking expects of a callback
 
     async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         """Read the article links (`links:`) of a listing page, and its next page (`follow:`) up to `max_pages`."""

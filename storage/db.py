@@ -360,6 +360,30 @@ def _m014_stories_again(db: sqlite_utils.Database) -> None:
     stories.split_wrong_merges(db)
 
 
+def _m015_watch(db: sqlite_utils.Database) -> None:
+    """Watched pages: the versions kept of each, and how many checks in a row found it gone."""
+    db.executescript(
+        """
+        CREATE TABLE watch_versions (
+            source TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            lines TEXT NOT NULL,
+            added TEXT NOT NULL,
+            removed TEXT NOT NULL,
+            article_id INTEGER REFERENCES articles(id),
+            PRIMARY KEY (source, number)
+        );
+        CREATE TABLE watch_gone (
+            source TEXT PRIMARY KEY,
+            checks INTEGER NOT NULL,
+            since TEXT NOT NULL
+        );
+        """)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -375,6 +399,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     12: _m012_explore_canonical,
     13: _m013_curation,
     14: _m014_stories_again,
+    15: _m015_watch,
 }
 
 

@@ -40,7 +40,7 @@ def test_bad_size(tmp_path: Path) -> None:
 
 def test_source_without_url(tmp_path: Path) -> None:
     problems = config_error(tmp_path, {"sources": [{"name": "a", "feed": FEED}, {"name": "b"}]})
-    assert problems == ["sources[1]: a source needs one of feed:, page: or sitemap: (its URL)"]
+    assert problems == ["sources[1]: a source needs one of feed:, page:, sitemap: or watch: (its URL)"]
 
 
 def test_source_with_a_bad_url(tmp_path: Path) -> None:

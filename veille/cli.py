@@ -159,10 +159,11 @@ def check(config_path: Path) -> None:
 from veille import cli_archive  # noqa: E402
 from veille.cli_sources import sources_group  # noqa: E402
 from veille.cli_topics import topics_group  # noqa: E402
+from veille.cli_watch import watch_group  # noqa: E402
 
 for _command in (cli_archive.search, cli_archive.export, cli_archive.serve, cli_archive.trends, cli_archive.bulletin,
                  cli_archive.archive_group,
-                 sources_group, topics_group):
+                 sources_group, topics_group, watch_group):
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -200,6 +200,29 @@ def _m007_recipients(conn: psycopg.Connection) -> None:
     conn.execute("ALTER TABLE outbox ALTER COLUMN chat_id TYPE TEXT USING chat_id::text")
 
 
+def _m008_watch(conn: psycopg.Connection) -> None:
+    # watched pages (SQLite's migration 15): the versions kept, and the checks in a row that found one gone
+    conn.execute("""
+        CREATE TABLE watch_versions (
+            source TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            fetched_at TIMESTAMPTZ NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            lines JSONB NOT NULL,
+            added JSONB NOT NULL,
+            removed JSONB NOT NULL,
+            article_id BIGINT REFERENCES articles(id),
+            PRIMARY KEY (source, number)
+        );
+        CREATE TABLE watch_gone (
+            source TEXT PRIMARY KEY,
+            checks INTEGER NOT NULL,
+            since TIMESTAMPTZ NOT NULL
+        );
+    """)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     1: _m001_text_search,
@@ -209,6 +232,7 @@ MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     5: _m005_stories,
     6: _m006_explore,
     7: _m007_recipients,
+    8: _m008_watch,
 }
 
 
