@@ -55,13 +55,20 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class Channels:
-    """Telegram chat ids to the bot (or the console), Apprise URLs to Apprise."""
+    """Telegram chat ids to the bot (or the console), Apprise URLs to Apprise. Without a bot (Telegram cannot be
+    reached), the chat ids' alerts are held, pending as they are, and the other channels go on."""
 
-    bot: Sender
+    bot: Sender | None
     apprise: Sender | None = None
+
+    def holds(self, chat_id: Address) -> bool:
+        """Whether this recipient's alerts wait for a channel that is down (Telegram)."""
+        return self.bot is None and isinstance(chat_id, int)
 
     async def send(self, chat_id: Address, message: Message) -> int | None:
         if isinstance(chat_id, int):
+            if self.bot is None:
+                raise DeliveryError("Telegram cannot be reached")
             return await self.bot.send(chat_id, message)
         if self.apprise is None:
             raise DeliveryError(f"no sender for {masked(chat_id)}", permanent=True)
@@ -284,6 +291,9 @@ async def dispatch(archive: Archive, sender: Sender, timezone: str, *,
         alone: dict[tuple[Address, int], tuple[list[QueuedAlert], int | None]] = {}  # one message per story and chat
         for row in rows:
             if row.chat_id in state.troubled:
+                continue
+            if isinstance(sender, Channels) and sender.holds(row.chat_id):
+                state.report.held += 1  # left pending: sent as soon as Telegram is back
                 continue
             policy = rules.policy(row.chat_id, row.topic)
             action = route(policy, row.queued_at, state.now, timezone)

@@ -4,6 +4,7 @@ endpoint, Matrix to a fake homeserver, all on 127.0.0.1; recipients checked and 
 import asyncio
 import email
 import email.policy
+import io
 import json
 import re
 import socket
@@ -177,3 +178,21 @@ def test_the_banner_names_url_recipients_masked(tmp_path: Path, monkeypatch: pyt
     topics = [{"name": "t", "keywords": ["cloud"], "chats": [-1001, "json://veille:${HOOK_PASSWORD}@127.0.0.1/x"]}]
     shown = banner(load(write_config(tmp_path / "config.yaml", [], topics)), "crawl")
     assert "json://veille:****@127.0.0.1/x" in shown and "hunter2" not in shown, shown
+
+
+def test_while_telegram_cannot_be_reached_the_other_channels_go_on_and_its_chats_wait(
+        tmp_path: Path, httpserver: HTTPServer) -> None:
+    from veille.config import Config
+    from veille.service import match_and_deliver
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    db = archive(tmp_path)
+    queue(db, 1, [1001, f"json://127.0.0.1:{httpserver.port}/hook"])
+    config = Config.model_validate({"storage": {"path": str(tmp_path / "veille.db")}})
+    report = asyncio.run(match_and_deliver(config, port(db), None))  # None: Telegram cannot be reached
+    assert report is not None and report.sent == 1 and len(httpserver.log) == 1
+    waiting = db.execute("SELECT state, attempts, not_before FROM outbox WHERE chat_id = 1001").fetchall()
+    assert waiting == [("pending", 0, None)], "the chat's alert waits as it was, sent as soon as Telegram is back"
+    telegram = ConsoleSender(io.StringIO())
+    asyncio.run(deliver(port(db), Channels(telegram), "UTC", patience=0))
+    assert db.execute("SELECT state FROM outbox WHERE chat_id = 1001").fetchone() == ("sent",)

@@ -101,11 +101,10 @@ async def match_and_deliver(config: Config, archive: Archive, sender: Sender | N
         queued = await match_pending(archive, config.topics, config.alerts.max_age)
         if queued:
             log.info("%d alerts queued", queued)
-        report = None
-        if sender is not None:
-            rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
-            report = await deliver(archive, sender, config.alerts.timezone, patience=patience, rules=rules,
-                                   stopping=stopping)
+        # while Telegram cannot be reached, its chats' alerts wait and the other channels (Apprise) go on
+        rules = DeliveryRules.build(config.alerts, config.topics, config.telegram)
+        report = await deliver(archive, sender or Channels(None, AppriseSender()), config.alerts.timezone,
+                               patience=patience, rules=rules, stopping=stopping)
     except StorageError as exc:
         trouble.failed(config.storage.shown, str(exc))
         return None
