@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from storage import StorageError, watch
+from storage import StorageError
 from veille.options import config_option, load_config, open_db
 
 
@@ -28,6 +28,8 @@ def history(name: str, config_path: Path, as_json: bool, limit: int) -> None:
         raise click.ClickException(f"no watch: source named {name!r} in {config_path} (watches: {watches})")
     with open_db(config) as archive:
         try:
+            from storage import watch  # storage.articles brings stories' libraries: not for `veille --help`
+
             versions = archive.read_now(watch.history, name)[:limit]
         except StorageError as exc:
             raise click.ClickException(str(exc)) from None
