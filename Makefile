@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICE := $(VENV)/.installed-service
 TESTS := $(VENV)/.installed-test
 
-.PHONY: run crawl test lint unit browser postgres bench clean
+.PHONY: run crawl test lint unit browser postgres redis bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,7 +48,13 @@ postgres:
 		(apt-get update -qq && apt-get install -y -qq postgresql) || \
 		echo "no PostgreSQL server: the PostgreSQL tests will be skipped"
 
-test: lint browser postgres unit
+# Debian's Redis server for the shared-crawl tests (each session starts its own on a Unix socket in a temporary
+# folder, tests/redis_server.py); tolerant without apt, in which case those tests skip and say why.
+redis:
+	command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server) || \
+		echo "no Redis server: the shared-crawl tests will be skipped"
+
+test: lint browser postgres redis unit
 
 bench: $(TESTS)
 	$(BIN)/python -m bench

@@ -3,8 +3,9 @@
 import re
 from datetime import timedelta
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from storage.units import Duration, Size
 
@@ -51,6 +52,16 @@ class CrawlConfig(BaseModel):
     extract_timeout: Duration = timedelta(seconds=20)
     # query parameters dropped from URLs on top of the usual trackers (utm_*, fbclid, gclid, xtor, at_*...)
     tracking_params: list[str] = Field(default_factory=list)
+    # redis://host:port/db (or unix:///path.sock): crawl workers on several machines share the crawl through
+    # this Redis (crawler.shared): each source crawled once per interval across them
+    queue: str | None = None
+
+    @field_validator("queue")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"{url.split('@')[-1]!r} is not a Redis URL (redis://host:port/db)")
+        return url
 
 
 class Source(BaseModel):

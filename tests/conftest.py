@@ -21,7 +21,8 @@ from storage import Archive
 from tests import fakebot
 
 VEILLE = [str(Path(sys.executable).parent / "veille")]
-pytest_plugins = ["tests.pg_server"]  # a real PostgreSQL server: pg_server, pg_url, pg_archive
+pytest_plugins = ["tests.pg_server",  # a real PostgreSQL server: pg_server, pg_url, pg_archive
+                  "tests.redis_server"]  # a real Redis server: redis_server, redis_url
 SIDEBAR = "<aside><h3>Lire aussi</h3><ul><li><a href='/x'>Football : le PSG gagne encore</a></li></ul></aside>"
 
 
