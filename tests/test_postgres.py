@@ -374,3 +374,34 @@ def test_psycopg_errors_are_storage_errors_of_one_line(error: psycopg.Error, exp
     mapped = storage_error(error)
     assert type(mapped) is expected
     assert "\n" not in str(mapped) and str(error).splitlines()[0] in str(mapped)
+
+
+def test_near_duplicates_stored_at_once_by_two_processes_are_one_story(pool: ConnectionPool) -> None:
+    """The second store waits for the first's bands (an advisory lock per band), then joins its story."""
+    wire = {"source": "a", "url": "https://a.fr/1", "canonical_url": "https://a.fr/1",
+            "title": "Doctrine du cloud souverain", "text": "\n".join(WIRE)}
+    copy = {**wire, "source": "b", "url": "https://b.fr/1", "canonical_url": "https://b.fr/1",
+            "text": "\n".join(rewrite(WIRE))}
+    stored: list[int] = []
+    with pool.connection() as first, first.transaction():
+        held = articles.store(first, wire).article_id  # its transaction still open: not committed
+        other = threading.Thread(target=lambda: stored.append(add_with(pool, copy)))
+        other.start()
+        deadline = time.monotonic() + 30
+        while other.is_alive() and not waiting_on_advisory_lock(pool) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    other.join(30)
+    with pool.connection() as conn:
+        story = conn.execute("SELECT story_id FROM articles WHERE id = %s", [stored[0]]).fetchone()
+    assert story == (held,)
+
+
+def add_with(pool: ConnectionPool, item: dict[str, str]) -> int:
+    with pool.connection() as conn:
+        return articles.store(conn, item).article_id
+
+
+def waiting_on_advisory_lock(pool: ConnectionPool) -> bool:
+    with pool.connection() as conn:
+        return bool(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                    .fetchone()[0])

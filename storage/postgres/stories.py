@@ -5,6 +5,11 @@ LSH band keys, the same choice among candidates (storage.stories.best_of); only 
 A new article (storage.postgres.articles.store) takes the story of the most similar stored article that
 tells the same news, or founds its own (`story_id = id`); its signature and band keys are stored with it.
 A copy of a held article (the same URL, GUID or normalised text) is not stored again and so joins it.
+
+Several processes store into one server: two near-duplicates stored at the same moment would each not see the
+other's uncommitted bands and found two stories. A store therefore takes a transaction-scoped advisory lock on
+each of its band keys (in order, so two stores never wait on each other in a circle): a store sharing a band
+with one under way waits for it to commit, then sees it; stores sharing no band do not wait on each other.
 """
 
 from collections.abc import Collection
@@ -67,6 +72,7 @@ def assign(conn: psycopg.Connection, article_id: int, text: str, title: str = ""
     story_id = article_id
     if sig is not None:
         bands = band_keys(sig, scheme)
+        _lock(conn, bands)
         best = _best_candidate(conn, sig, bands, scheme.threshold, article_id, told(title, compared))
         story_id = article_id if best is None else best
         conn.execute("INSERT INTO story_signatures VALUES (%s, %s) ON CONFLICT (article_id)"
@@ -115,6 +121,16 @@ def outlets(conn: psycopg.Connection, story_id: int) -> list[str]:
     return [source for (source,) in conn.execute(
         """SELECT s.source FROM article_sources s JOIN articles a ON a.id = s.article_id
            WHERE a.story_id = %s GROUP BY s.source ORDER BY min(s.seen_at), s.source""", [story_id])]
+
+
+BAND_LOCKS = 0x7665  # the advisory locks' first key ("ve"): two-key locks of their own, apart from one-key ones
+
+
+def _lock(conn: psycopg.Connection, keys: list[int]) -> None:
+    """Wait for the stores under way that share one of these band keys; held until this transaction ends."""
+    parts = sorted({k & 0x7FFFFFFF for k in keys})  # a lock's second key is 32 bits: folding only adds waits
+    with conn.cursor() as cursor:
+        cursor.executemany("SELECT pg_advisory_xact_lock(%s::int, %s::int)", [(BAND_LOCKS, p) for p in parts])
 
 
 def _insert_bands(conn: psycopg.Connection, article_id: int, keys: list[int]) -> None:
