@@ -48,6 +48,7 @@ def copy_archive(source: Path, url: str, *, said: Callable[[str, int], None] = l
                         conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                      f" coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
                     _verify(lite, conn, copied)
+                conn.execute("ANALYZE")  # statistics now, not at autovacuum's leisure: search plans by them
             except psycopg.Error as exc:
                 raise storage_error(exc) from exc
             return copied
