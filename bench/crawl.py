@@ -56,7 +56,7 @@ class Run:
     main_cpu: float = 0.0
 
 
-def _cpu_of_tree(root: int, seen: dict[int, float]) -> None:
+def cpu_of_tree(root: int, seen: dict[int, float]) -> None:
     """Add the CPU seconds so far of `root` and its descendants to `seen` (pid → seconds)."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
@@ -98,7 +98,7 @@ def measured(command: list[str], counters: Counters) -> Run:
 
     def sample() -> None:
         while not done.wait(0.1):
-            _cpu_of_tree(process.pid, seen)
+            cpu_of_tree(process.pid, seen)
         seen[process.pid] = max(seen.get(process.pid, 0.0), _own_cpu(process.pid, seen))
 
     sampler = threading.Thread(target=sample, daemon=True)
