@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from bench.crawl import cpu_of_tree
+from bench.cpu import cpu_of_tree
 
 WORDS = [
     "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
@@ -106,7 +106,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     """Run a command; its wall time, CPU time of it and every descendant, CPU time of the process alone (s),
     peak RSS of it and its children (KiB), and its output.
 
-    CPU is sampled from /proc every 50 ms (the last 50 ms of a process may be missed): wait4 alone would not
+    CPU is sampled from /proc every 100 ms (the last 100 ms of a process may be missed): wait4 alone would not
     count the extraction workers, which are the forkserver's children, never waited for by the command.
     """
     started = time.monotonic()
@@ -116,7 +116,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
         done = threading.Event()
 
         def sample() -> None:
-            while not done.wait(0.05):
+            while not done.wait(0.1):
                 cpu_of_tree(proc.pid, seen)
 
         sampler = threading.Thread(target=sample, daemon=True)
