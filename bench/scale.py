@@ -14,7 +14,8 @@ Measured for each, as its own process:
 
 To measure another tree's veille with the same sites, run this with PYTHONPATH set to that tree: the
 `veille` command it starts imports from there.
-Wall time, peak resident memory (the largest of the process and its children, from wait4) and what each got.
+Wall time, CPU time (of the process tree, and of veille's own process apart: CPU per article for each), peak resident
+memory (the largest of the process and its children, from wait4) and what each got.
 """
 
 import argparse
