@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from bench.cpu import cpu_of_tree
 from bench.site import Counters, NewsSite, serve
 
 VEILLE = str(Path(sys.executable).parent / "veille")
@@ -56,28 +57,6 @@ class Run:
     main_cpu: float = 0.0
 
 
-def _cpu_of_tree(root: int, seen: dict[int, float]) -> None:
-    """Add the CPU seconds so far of `root` and its descendants to `seen` (pid → seconds)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    for pid, seconds in times.items():
-        ancestor = pid
-        while ancestor not in (root, 0, 1) and ancestor in parents:
-            ancestor = parents[ancestor]
-        if ancestor == root:
-            seen[pid] = max(seen.get(pid, 0.0), seconds)
-
-
 def _own_cpu(pid: int, seen: dict[int, float]) -> float:
     """The CPU seconds so far of the process itself (not its children)."""
     try:
@@ -98,7 +77,7 @@ def measured(command: list[str], counters: Counters) -> Run:
 
     def sample() -> None:
         while not done.wait(0.1):
-            _cpu_of_tree(process.pid, seen)
+            cpu_of_tree(process.pid, seen)
         seen[process.pid] = max(seen.get(process.pid, 0.0), _own_cpu(process.pid, seen))
 
     sampler = threading.Thread(target=sample, daemon=True)

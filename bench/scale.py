@@ -14,7 +14,8 @@ Measured for each, as its own process:
 
 To measure another tree's veille with the same sites, run this with PYTHONPATH set to that tree: the
 `veille` command it starts imports from there.
-Wall time, peak resident memory (the largest of the process and its children, from wait4) and what each got.
+Wall time, CPU time (of the process tree, and of veille's own process apart: CPU per article for each), peak resident
+memory (the largest of the process and its children, from wait4) and what each got.
 """
 
 import argparse
@@ -26,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -34,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bench.cpu import cpu_of_tree
 
 WORDS = [
     "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
@@ -99,19 +103,36 @@ def serve(root: str, sites: int, answer: Connection) -> None:
     reactor.run()
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Run a command; its wall time and CPU time (s), peak RSS of it and its children (KiB), and its output."""
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, str]:
+    """Run a command; its wall time, CPU time of it and every descendant, CPU time of the process alone (s),
+    peak RSS of it and its children (KiB), and its output.
+
+    CPU is sampled from /proc every 100 ms (the last 100 ms of a process may be missed): wait4 alone would not
+    count the extraction workers, which are the forkserver's children, never waited for by the command.
+    """
     started = time.monotonic()
+    seen: dict[int, float] = {}
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.1):
+                cpu_of_tree(proc.pid, seen)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.monotonic() - started
         out.seek(0)
         output = out.read()
     if proc.returncode:
         raise SystemExit(f"{command[:3]} failed with exit {proc.returncode}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, output
+    own = max(seen.pop(proc.pid, 0.0), usage.ru_utime + usage.ru_stime - sum(seen.values()))
+    return elapsed, own + sum(seen.values()), own, usage.ru_maxrss, output
 
 
 def raw_crawl(feeds_file: str, concurrency: int) -> None:
@@ -189,10 +210,10 @@ def main() -> None:
         veille = str(Path(sys.executable).parent / "veille")
         pages = args.sources * args.articles
 
-        raw_s, raw_cpu, raw_kib, raw_out = measure(
+        raw_s, raw_cpu, _, raw_kib, raw_out = measure(
             [sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt"), "--sites", str(args.sites)])
         raw = json.loads(raw_out.strip().splitlines()[-1])
-        ours_s, ours_cpu, ours_kib, _ = measure([veille, "crawl", "--config", str(config)], env)
+        ours_s, ours_cpu, ours_main, ours_kib, _ = measure([veille, "crawl", "--config", str(config)], env)
         total, full, healthy = stored(tmp / "scale.db")
         server.terminate()
 
@@ -210,6 +231,9 @@ def main() -> None:
     print(f"veille under test: {os.environ.get('PYTHONPATH') or 'the installed tree'}")
     print(f"per source: {ours_s / args.sources * 1000:.0f} ms wall, {ours_cpu / args.sources * 1000:.0f} ms CPU, "
           f"{(ours_kib - raw_kib) / args.sources:.0f} KiB RSS beyond the raw crawler's")
+    print(f"CPU per article: veille {ours_cpu / pages * 1000:.1f} ms ({ours_main / pages * 1000:.1f} ms in its own "
+          f"process, {(ours_cpu - ours_main) / pages * 1000:.1f} ms in its extraction workers), raw Scrapy "
+          f"{raw_cpu / pages * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

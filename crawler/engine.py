@@ -27,8 +27,10 @@ class Engine:
 
     def __init__(self, defaults: CrawlConfig) -> None:
         self.crawler = Crawler(SourceSpider, crawl_settings(defaults))
-        self.runs: set[Run] = set()
+        self.runs: set[Run] = set()  # fed in, or about to be
         self.ended = False
+        self.retired = False  # newer crawl defaults have their own engine: this one closes once unused
+        self._closing: asyncio.Future[None] | None = None
         self._opened = asyncio.Event()
         self._task: asyncio.Future[None] | None = None
         self._starting = asyncio.ensure_future(self._start())
@@ -54,10 +56,19 @@ class Engine:
     async def crawl(self, run: Run) -> None:
         """Feed `run` in and wait until its requests have drained, or its budget is spent (then only the
         transfers under way finish). Cancelled, it drops what it still has queued."""
-        await asyncio.shield(self._starting)
+        self.runs.add(run)  # from now on, a retired engine waits for this run before it closes
+        try:
+            await asyncio.shield(self._starting)
+            await self._crawl(run)
+        finally:
+            self.runs.discard(run)
+            self._close_if_unused()
+
+    async def _crawl(self, run: Run) -> None:
         spider, engine = self.crawler.spider, self.crawler.engine
-        assert isinstance(spider, SourceSpider) and engine is not None
-        self.runs.add(run)
+        if self.ended or engine is None:
+            raise RuntimeError("the crawler has stopped")
+        assert isinstance(spider, SourceSpider)
         timer = asyncio.get_running_loop().call_later(run.budget, self.stop, run, budget.REASON)
         try:
             self._polite(run)
@@ -68,7 +79,22 @@ class Engine:
             raise
         finally:
             timer.cancel()
-            self.runs.discard(run)
+
+    def retire(self) -> None:
+        """No new run comes here any more: close the crawler once the runs under way are done."""
+        self.retired = True
+        self._close_if_unused()
+
+    def _close_if_unused(self) -> None:
+        if self.retired and not self.runs and self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+
+    async def _close(self) -> None:
+        """Stop the crawler cleanly (its spider closed, its downloader's connections with it)."""
+        await asyncio.wait([self._starting])  # started or failed to: either way, nothing is half open
+        await self.crawler.stop_async()
+        if self._task is not None:
+            await asyncio.wait([self._task])
 
     def stop(self, run: Run, reason: str) -> None:
         """End a run early: its queued requests dropped, what is under way given its timeout to finish."""
@@ -96,9 +122,13 @@ _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Engine]
 
 
 def engine_for(defaults: CrawlConfig) -> Engine:
-    """This event loop's engine for these crawl defaults, started on first use and kept for the loop's life."""
+    """This event loop's engine for these crawl defaults, started on first use and kept until other defaults
+    come (a config reload): then the engines of the older ones close once their runs are done."""
     engines = _engines.setdefault(asyncio.get_running_loop(), {})
     key = defaults.model_dump_json()
     if key not in engines or engines[key].ended:
+        for old in engines.values():
+            old.retire()
+        engines.clear()
         engines[key] = Engine(defaults)
     return engines[key]

@@ -64,7 +64,23 @@ async def cancelled():
     report = await runner.crawl_source(source, config.crawl, archive)
     return [after_cancel, report.error, await archive.read(health.validators, source.name)]
 
-print(json.dumps(run({"rounds": rounds, "cancelled": cancelled}[sys.argv[2]])))
+async def reloaded():
+    source, older = config.sources[0], engine_for(config.crawl)
+    task = asyncio.ensure_future(runner.run_spider(source, config.crawl, None))
+    while not any(r.followed for r in older.runs):  # its page requested: the run is under way
+        await asyncio.sleep(0.02)
+    newer_defaults = config.crawl.model_copy(update={"retries": config.crawl.retries + 1})
+    newer = engine_for(newer_defaults)  # a config reload changed the crawl defaults
+    during = older.ended
+    report, items = await task
+    for _ in range(500):  # its crawler stopping, now that no run uses it
+        if older.ended:
+            break
+        await asyncio.sleep(0.02)
+    _, again = await runner.run_spider(source, newer_defaults, None)
+    return [during, report.error, len(items), older.ended, newer.ended, len(again), engine_for(newer_defaults) is newer]
+
+print(json.dumps(run({"rounds": rounds, "cancelled": cancelled, "reloaded": reloaded}[sys.argv[2]])))
 """
 
 
@@ -172,6 +188,24 @@ def test_a_cancelled_crawl_saves_no_validators(tmp_path: Path, threaded: HTTPSer
     after_cancel, error, after_crawl = in_process(config, "cancelled")
     assert after_cancel == {}
     assert error is None and after_crawl["etag"] == '"v1"'  # a crawl that finished saves them
+
+
+def test_an_engine_of_older_crawl_defaults_closes_once_its_runs_are_done(
+        tmp_path: Path, threaded: HTTPServer) -> None:
+    base = threaded.url_for("").rstrip("/")
+    found = articles("reload", 1)
+    threaded.expect_request("/feed.xml").respond_with_data(rss(base, found), content_type="application/rss+xml")
+
+    def page(request: WebRequest) -> WebResponse:
+        time.sleep(1)  # the reload comes while the older engine's run waits for this page
+        return WebResponse(article_page(found[0]), content_type="text/html; charset=utf-8")
+
+    threaded.expect_request(f"/articles/{found[0].slug}").respond_with_handler(page)
+    config = write_config(tmp_path / "config.yaml", [{"name": "reload", "feed": f"{base}/feed.xml"}])
+    during, error, stored, older_ended, newer_ended, again, same = in_process(config, "reloaded")
+    assert (during, error, stored) == (False, None, 1)  # the run under way finished in the older engine
+    assert older_ended and not newer_ended  # then that engine's crawler stopped; the newer one serves
+    assert (again, same) == (1, True)
 
 
 @pytest.mark.parametrize(("headers", "seconds"), [
