@@ -1,5 +1,5 @@
-"""Full-text search over a PostgreSQL archive: `articles.search @@ tsquery`, served by its GIN index (rare words)
-or by the newest articles tested one by one (frequent words), whichever the planner finds cheaper.
+"""Full-text search over a PostgreSQL archive: `articles.search @@ tsquery`, found among the newest articles
+(tested one by one for a frequent word), then through its GIN index (see `newest`).
 
 Hits are ranked by ts_rank_cd (cover density: how close together the query's words are), where a title
 word (weights A and C) counts 1.0 and a text word (B and D) 0.4, or sorted newest first; one result per story
@@ -12,6 +12,7 @@ sorted; when they yield fewer results than asked, the window is widened until ev
 a rare word is ranked over the whole archive, as before.
 """
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ RANK_WEIGHTS = "{0.4, 1.0, 0.4, 1.0}"  # ts_rank_cd's weights of D, C, B, A: a t
 OUTLETS = """(SELECT count(DISTINCT s.source) FROM articles copy JOIN article_sources s ON s.article_id = copy.id
               WHERE copy.story_id = chosen.story_id OR copy.id = chosen.story_id)"""
 Sort = Literal["relevance", "date"]
+RECENT = 20  # hits are first looked for among the newest window × RECENT articles (storage.postgres.search.newest)
 
 
 def search(conn: psycopg.Connection, query: str, *, limit: int = 20, all_copies: bool = False,
@@ -49,14 +51,14 @@ def search(conn: psycopg.Connection, query: str, *, limit: int = 20, all_copies:
     except psycopg.errors.SyntaxError as exc:  # a tsquery PostgreSQL refuses: a bug here, said plainly
         raise SearchSyntaxError(f"cannot search for {query!r}: {str(exc).splitlines()[0]}") from exc
     while True:
-        sql, params = statement(q, limit=limit, all_copies=all_copies, sort=sort, window=window, **filters)
-        with conn.cursor(row_factory=dict_row) as cursor:  # planned with its tsquery (not a generic plan)
+        ids = newest(conn, q, window, **filters)
+        sql, params = statement(q, ids, limit=limit, all_copies=all_copies, sort=sort)
+        with conn.cursor(row_factory=dict_row) as cursor:
             rows = cursor.execute(sql, params, prepare=False).fetchall()
-        if len(rows) >= limit or not rows or rows[0]["seen"] < window:
+        if len(rows) >= limit or len(ids) < window:
             break
         window *= 8
     for row in rows:
-        del row["seen"]
         if all_copies:
             del row["outlets"]
     return [{**row, "published": iso(row["published"])} for row in rows]
@@ -83,34 +85,69 @@ def resolved(conn: psycopg.Connection, query: str) -> str:
     return str(row[0]) if row else ""
 
 
-def statement(q: str, *, limit: int, all_copies: bool = False, sort: Sort = "relevance",
-              window: int | None = None, **filters: str | None) -> tuple[str, list[Any]]:
-    """The SQL of a search for the tsquery `q` (`resolved`) and its parameters: the newest `window` hits (all
-    of them for None), ranked, the chosen few shown, each with `seen`, the number of hits looked at.
+def newest(conn: psycopg.Connection, q: str, window: int, **filters: str | None) -> list[int]:
+    """The ids of the newest `window` articles matching the tsquery `q` (`resolved`) and the filters, newest
+    first.
 
-    The tsquery is a parameter of the hits' condition itself, so that the planner estimates from the column's
-    statistics how many articles hold its words: for a frequent word, walking the newest articles back and
-    testing each until the window is full reads a thousand rows (milliseconds at 1M articles), where the GIN
-    index would find, then test, all of its hundreds of thousands; for a rare word, the index.
+    First among the newest `window × RECENT` articles, tested one by one or found through the index, whichever
+    the planner, which sees the tsquery, finds cheaper: a frequent word fills the window there in milliseconds
+    at 1M articles (the GIN index would find, then test, all of its hundreds of thousands of hits). What is
+    left is looked for in the older articles through the GIN index only: the planner's guess of a rare word's
+    share has a floor (half a percent for a prefix), and it would walk the whole archive to fill a window
+    that the word cannot fill.
     """
     conditions, values = where(**filters)
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()
+    edge = int(row[0] if row else 0) - window * RECENT
+    found = _ids(conn, *hits_statement(q, ["a.id > %s", *conditions], [edge, *values], window))
+    if len(found) < window and edge > 0:
+        with by_index(conn):
+            found += _ids(conn, *hits_statement(q, ["a.id <= %s", *conditions], [edge, *values],
+                                                window - len(found)))
+    return found
+
+
+def hits_statement(q: str, conditions: list[str], values: list[Any], limit: int) -> tuple[str, list[Any]]:
+    """The SQL of the newest `limit` hits of `q` under these conditions, and its parameters."""
+    sql = (f"SELECT a.id FROM articles a WHERE {' AND '.join(['a.search @@ %s::tsquery', *conditions])}"
+           " ORDER BY a.id DESC LIMIT %s")
+    return sql, [q, *values, limit]
+
+
+def _ids(conn: psycopg.Connection, sql: str, params: list[Any]) -> list[int]:
+    # planned with its tsquery, never as a generic plan (prepare=False)
+    return [article_id for (article_id,) in conn.execute(sql, params, prepare=False)]
+
+
+@contextlib.contextmanager
+def by_index(conn: psycopg.Connection) -> Iterator[None]:
+    """Within: the planner finds hits through an index's bitmap, never by walking the primary key."""
+    conn.execute("SET enable_indexscan = off")
+    try:
+        yield
+    finally:
+        conn.execute("RESET enable_indexscan")
+
+
+def statement(q: str, ids: list[int], *, limit: int, all_copies: bool = False, sort: Sort = "relevance"
+              ) -> tuple[str, list[Any]]:
+    """The SQL of a search for the tsquery `q` over the hits `ids` (`newest`), and its parameters: the hits
+    ranked, the chosen few shown."""
     order = "rank DESC, id DESC" if sort == "relevance" else "date DESC, id DESC"
     best = f"SELECT DISTINCT ON (story_id) * FROM hits ORDER BY story_id, {order}"  # the best copy of a story
     sql = f"""
         WITH q AS (SELECT %s::tsquery AS q),
-        newest AS (SELECT a.id FROM articles a WHERE {" AND ".join(["a.search @@ %s::tsquery", *conditions])}
-                   ORDER BY a.id DESC LIMIT %s),
         hits AS (SELECT a.id, coalesce(a.story_id, a.id) AS story_id, {DATE} AS date,
                         ts_rank_cd(%s::real[], a.search, q.q) AS rank
-                 FROM newest JOIN articles a ON a.id = newest.id, q),
+                 FROM unnest(%s::bigint[]) AS newest(id) JOIN articles a ON a.id = newest.id, q),
         chosen AS (SELECT * FROM ({"SELECT * FROM hits" if all_copies else best}) c ORDER BY {order} LIMIT %s)
         SELECT a.id, coalesce(nullif(a.canonical_url, ''), a.url) AS url, a.title, a.source, a.published,
                a.language, chosen.story_id, ts_headline('veille_simple', a.text, q.q, %s) AS snippet,
-               {"NULL" if all_copies else OUTLETS} AS outlets, (SELECT count(*) FROM hits) AS seen
+               {"NULL" if all_copies else OUTLETS} AS outlets
         FROM chosen JOIN articles a ON a.id = chosen.id, q
         ORDER BY {"chosen.rank" if sort == "relevance" else "chosen.date"} DESC, a.id DESC
     """
-    return sql, [q, q, *values, window, RANK_WEIGHTS, limit, HEADLINE]
+    return sql, [q, RANK_WEIGHTS, ids, limit, HEADLINE]
 
 
 def search_all(conn: psycopg.Connection, query: str, *, sort: Sort = "relevance",
