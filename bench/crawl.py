@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.crawl                       # 50 feeds x 40 articles (2,050 URLs), a few minutes
     .venv/bin/python -m bench.crawl --feeds 10 --articles 20
 
-The local site (bench/site.py) is served on 127.0.0.1. In the same run:
+The local site (bench/site.py) is served on loopback, a host per feed (127.0.0.2...). In the same run:
 
 1. the bare spider: one plain Scrapy crawler per feed, as veille runs them (all in one process and one
    reactor), with the same politeness settings as veille's `crawl:` defaults (`crawler.settings`:

@@ -1,7 +1,7 @@
 """The local news site of the crawl benchmarks: feeds and article pages generated once, served from memory.
 
     site = NewsSite.generate(feeds=50, articles=40)    # 50 RSS feeds, 40 article pages each (50–150 KB)
-    with serve(site) as server: ...                    # a threaded HTTP/1.1 server on 127.0.0.1
+    with serve(site) as server: ...                    # threaded HTTP/1.1 servers, a host per feed (127.0.0.2...)
 
 Pages look like a news site's: a header menu, the article (distinct French-ish text per page, so dedup
 keeps them apart), a "lire aussi" sidebar, a footer of links and inline scripts (a page-state blob, as
@@ -47,6 +47,7 @@ class NewsSite:
     articles: list[ArticlePage] = field(default_factory=list)
     responses: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     base: str = ""
+    bases: dict[int, str] = field(default_factory=dict)  # a source's own host, once served (else `base`)
 
     @classmethod
     def generate(cls, feeds: int = 50, articles: int = 40, seed: int = 11) -> "NewsSite":
@@ -68,20 +69,24 @@ class NewsSite:
     def feed_bytes(self, source: int) -> bytes:
         """An RSS 2.0 feed of the source's articles (their links carry the base URL, known once served)."""
         now = datetime.now(UTC)
+        base = self.base_of(source)
         items = "".join(
-            f"<item><title>{escape(a.title)}</title><link>{self.base}{article_path(a.source, a.number)}</link>"
+            f"<item><title>{escape(a.title)}</title><link>{base}{article_path(a.source, a.number)}</link>"
             f"<guid isPermaLink='false'>s{a.source}-{a.number}</guid>"
             f"<pubDate>{format_datetime(now - timedelta(minutes=10 + a.number))}</pubDate>"
             f"<description>{escape(a.summary)}</description></item>"
             for a in self.articles if a.source == source)
         return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Source {source}"
-                f"</title><link>{self.base}/s{source}/</link><description>bench</description>{items}"
+                f"</title><link>{self.base_of(source)}/s{source}/</link><description>bench</description>{items}"
                 f"</channel></rss>").encode()
 
     def urls(self) -> list[tuple[str, list[str]]]:
         """Each feed's URL with its article URLs, once served."""
-        return [(self.base + feed_path(s), [self.base + article_path(s, n) for n in range(self.per_feed)])
+        return [(self.base_of(s) + feed_path(s), [self.base_of(s) + article_path(s, n) for n in range(self.per_feed)])
                 for s in range(self.feeds)]
+
+    def base_of(self, source: int) -> str:
+        return self.bases.get(source, self.base)
 
 
 def feed_path(source: int) -> str:
@@ -153,7 +158,7 @@ LAST_MODIFIED = format_datetime(datetime(2026, 1, 1, tzinfo=UTC), usegmt=True)
 
 @contextmanager
 def serve(site: NewsSite) -> Iterator[Counters]:
-    """Serve the site on 127.0.0.1 (its base URL set on it) for the length of a block."""
+    """Serve the site, each source on a loopback host of its own (their base URLs set on it), for a block."""
     counters = Counters()
 
     class Handler(BaseHTTPRequestHandler):
@@ -187,15 +192,20 @@ def serve(site: NewsSite) -> Iterator[Counters]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    # a host per source (127.0.0.2, 127.0.0.3...): politeness is per host, and each source is a site of its own
+    servers = [ThreadingHTTPServer((f"127.0.0.{2 + s % 250}", 0), Handler) for s in range(site.feeds)]
+    for s, server in enumerate(servers):
+        server.daemon_threads = True
+        site.bases[s] = f"http://127.0.0.{2 + s % 250}:{server.server_address[1]}"
+    site.base = site.bases.get(0, "")
     for s in range(site.feeds):
         site.responses[feed_path(s)] = (site.feed_bytes(s), "application/rss+xml")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
+    for thread in threads:
+        thread.start()
     try:
         yield counters
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
