@@ -1,6 +1,13 @@
 """Roles' foundations on both backends: heartbeats (storage.workers) and the bot's leader (storage.leader),
 a leader killed with SIGKILL included, and `veille run --role` as a user starts it."""
 
+import asyncio
+import collections
+import json
+import logging
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -10,10 +17,15 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlite_utils
+from pytest_httpserver import HTTPServer
 
+from crawler.shared import Leases
 from storage import Archive, leader, workers
 from storage.leader import Leadership
-from tests.conftest import run_veille, write_config
+from tests.conftest import VEILLE, Article, Site, distinct_text, recent, run_veille, write_config
+from tests.fakebot import FakeBotAPI
+from veille.config import load
+from veille.service import Service
 
 HOLD = """
 import sys, time
@@ -126,3 +138,83 @@ def wait_until(condition: Callable[[], object], seconds: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
+
+
+def test_a_source_leased_by_another_worker_is_skipped(tmp_path: Path, httpserver: HTTPServer, redis_url: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    config_path = write_config(tmp_path / "config.yaml", [{"name": "a", "feed": httpserver.url_for("/rss.xml")}],
+                               crawl={"interval": "1h", "queue": redis_url})
+    service = Service(load(config_path), config_path, role="crawl")
+
+    async def main() -> dict[str, str]:
+        other = Leases(redis_url)
+        other.me = "other:1"
+        try:
+            assert await other.take("source:a", 3600)
+            with caplog.at_level(logging.DEBUG, logger="veille"):
+                await service.crawl("a")
+            return await other.holders()
+        finally:
+            await other.close()
+            assert service.leases is not None
+            await service.leases.close()
+
+    try:
+        assert asyncio.run(main()) == {"source:a": "other:1"}
+    finally:
+        service.archive.close()
+    assert "source a: crawled by another worker this round, skipped" in caplog.text
+    assert httpserver.log == [], "the feed was not fetched"
+
+
+def test_a_lease_lasts_the_interval_or_until_the_next_cron_run(tmp_path: Path, redis_url: str) -> None:
+    config_path = write_config(tmp_path / "config.yaml", [
+        {"name": "every", "feed": "http://127.0.0.1:9/a", "interval": "20m"},
+        {"name": "hourly", "feed": "http://127.0.0.1:9/b", "cron": "0 * * * *"}], crawl={"queue": redis_url})
+    service = Service(load(config_path), config_path, role="crawl")
+    every, hourly = service.config.sources
+
+    async def seconds() -> tuple[float, float]:
+        service.scheduler.start(paused=True)
+        service.schedule()
+        try:
+            return service._lease_seconds(every, "source:every"), service._lease_seconds(hourly, "source:hourly")
+        finally:
+            service.scheduler.shutdown(wait=False)
+            assert service.leases is not None
+            await service.leases.close()
+
+    try:
+        interval, cron = asyncio.run(seconds())
+    finally:
+        service.archive.close()
+    assert interval == 1200
+    assert 0 < cron <= 3600
+
+
+def test_one_crawler_and_two_deliverers_on_one_sqlite_file_alert_each_article_once(
+        tmp_path: Path, site: Site, fake_bot: FakeBotAPI) -> None:
+    articles = [Article(f"a{n}", f"SecNumCloud : annonce {n}", distinct_text(n), recent(1)) for n in range(20)]
+    config = write_config(tmp_path / "config.yaml", [
+        {"name": f"s{n}", "feed": site.feed(f"/s{n}.xml", [a])} for n, a in enumerate(articles)],
+        [{"name": "cloud", "keywords": ["SecNumCloud"], "chats": [5001]}], alerts={"max_per_hour": 1000})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env |= {"TELEGRAM_BOT_TOKEN": "1:ROLES", "TELEGRAM_API_URL": f"{fake_bot.url}/bot"}
+    fake_bot.delay = 0.05  # both deliverers busy at once
+    processes = [subprocess.Popen([*VEILLE, "run", "--role", role, "--config", str(config)], env=env, text=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                 for role in ("crawl", "deliver", "deliver")]
+    try:
+        wait_until(lambda: len(fake_bot.sent()) >= 20, 120)
+        status = json.loads(run_veille("status", "--json", "--config", str(config)).stdout)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        errs = [process.communicate(timeout=60)[1] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    assert [p.returncode for p in processes] == [0, 0, 0], errs
+    texts = sorted(c.params["text"] for c in fake_bot.sent())
+    assert collections.Counter(re.findall(r"annonce (\d+)", "\n".join(texts))) == {str(n): 1 for n in range(20)}
+    assert sorted(w["role"] for w in status["workers"]) == ["crawl", "deliver", "deliver"]
+    assert "bot: leading" not in "".join(errs), "no bot candidate among them"
