@@ -120,7 +120,9 @@ def test_three_crawlers_two_deliverers_two_bots_survive_a_kill_of_each(fleet: Fl
     fleet.wait(lambda: sum(alerts(fake_bot).values()) >= SOURCES // 10)
     fleet.kill("deliver0")  # mid-round: its claims are given back (same host, pid gone) and sent by deliver1
 
-    fleet.wait(fleet.leader)
+    fleet.wait(lambda: all("bot: leading" in fleet.log(b) or "bot: waiting for the leader" in fleet.log(b)
+                           for b in ("bot0", "bot1")))
+    assert ["bot: leading" in fleet.log(b) for b in ("bot0", "bot1")].count(True) == 1, "one leader"
     fake_bot.push(fakebot.message("/help", WATCHERS[0]))
     fleet.wait(lambda: fake_bot.replies(WATCHERS[0]))
     first = fleet.leader()

@@ -218,3 +218,20 @@ def test_one_crawler_and_two_deliverers_on_one_sqlite_file_alert_each_article_on
     assert collections.Counter(re.findall(r"annonce (\d+)", "\n".join(texts))) == {str(n): 1 for n in range(20)}
     assert sorted(w["role"] for w in status["workers"]) == ["crawl", "deliver", "deliver"]
     assert "bot: leading" not in "".join(errs), "no bot candidate among them"
+
+
+def test_status_shows_every_worker_and_which_are_gone(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.yaml", [])
+    with Archive.open(tmp_path / "veille.db") as archive:
+        archive.write_now(workers.beat, "web1:10", "crawl", "web1", 10)
+        archive.write_now(workers.beat, "web2:20", "deliver", "web2", 20)
+    age_beats((str(tmp_path / "veille.db"), None), "web2:20", 60)
+    result = run_veille("status", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("worker ")]
+    assert len(lines) == 2
+    assert lines[0].startswith("worker crawl    web1 pid 10, started ") and "GONE" not in lines[0]
+    assert lines[1].startswith("worker deliver  web2 pid 20") and lines[1].endswith("GONE (3 heartbeats missed)")
+    listed = json.loads(run_veille("status", "--json", "--config", str(config)).stdout)["workers"]
+    assert [(w["worker"], w["role"], w["gone"]) for w in listed] == [("web1:10", "crawl", False),
+                                                                   ("web2:20", "deliver", True)]
