@@ -47,7 +47,6 @@ def run(config_path: Path, log_format: str, metrics_port: int | None, grace: flo
 
     config.yaml is reloaded when it changes (or on SIGHUP); an invalid edit is logged and ignored.
 
-    \b
     With --role, the work is split across processes sharing one archive, any number of each role: on one
     machine over the SQLite archive; on several machines, with storage.url (PostgreSQL) and crawl.queue
     (Redis) set. `veille status` lists them.
