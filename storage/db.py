@@ -384,6 +384,21 @@ def _m015_watch(db: sqlite_utils.Database) -> None:
         """)
 
 
+def _m016_workers(db: sqlite_utils.Database) -> None:
+    """Workers: each `veille run` process's role, host and last heartbeat (storage.workers)."""
+    db.executescript(
+        """
+        CREATE TABLE workers (
+            worker TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started TEXT NOT NULL,
+            last_beat TEXT NOT NULL
+        );
+        """)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -400,6 +415,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     13: _m013_curation,
     14: _m014_stories_again,
     15: _m015_watch,
+    16: _m016_workers,
 }
 
 

@@ -15,6 +15,8 @@ from storage import StorageError
 from veille import __version__, logs
 from veille.options import config_option, load_config, open_db
 
+ROLES = ("crawl", "deliver", "bot", "all")  # veille.service.ROLES, without importing the service (the reactor)
+
 
 @click.group()
 @click.version_option(__version__, prog_name="veille")
@@ -37,14 +39,24 @@ def crawl(config_path: Path, log_format: str) -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Expose Prometheus metrics on this port.")
 @click.option("--grace", default=20.0, show_default=True, help="Seconds running crawls get to finish on stop.")
-def run(config_path: Path, log_format: str, metrics_port: int | None, grace: float) -> None:
+@click.option("--role", type=click.Choice(ROLES), default="all", show_default=True,
+              help="What this process does: crawl (the sources), deliver (match and send alerts), bot (answer"
+                   " commands; one of the bot processes leads), or all of them.")
+def run(config_path: Path, log_format: str, metrics_port: int | None, grace: float, role: str) -> None:
     """Run the service: scheduled crawls, alert delivery and the Telegram bot, until Ctrl-C or SIGTERM.
 
     config.yaml is reloaded when it changes (or on SIGHUP); an invalid edit is logged and ignored.
+
+    With --role, the work is split across processes sharing one archive, any number of each role: on one
+    machine over the SQLite archive; on several machines, with storage.url (PostgreSQL) and crawl.queue
+    (Redis) set. `veille status` lists them.
     """
     config = load_config(config_path)
+    if role == "bot" and not config.telegram.resolved_token():
+        click.echo("Error: --role bot needs a bot token: set TELEGRAM_BOT_TOKEN (or telegram.token)", err=True)
+        sys.exit(2)
     logs.setup(fmt=log_format, token=config.telegram.resolved_token())
-    _run_in_loop(lambda: _service().Service(config, config_path, grace=grace).run(metrics_port))
+    _run_in_loop(lambda: _service().Service(config, config_path, grace=grace, role=role).run(metrics_port))
 
 
 def _service() -> Any:
@@ -66,14 +78,15 @@ def _run_in_loop(main: Callable[[], Any]) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(config_path: Path, as_json: bool) -> None:
-    """Health of each source and of the alert outbox."""
-    from storage import health, outbox
+    """Health of each source, of the alert outbox, and the workers of `veille run` (gone: 3 beats missed)."""
+    from storage import health, outbox, workers
 
     config = load_config(config_path)
     with open_db(config) as archive:
         known = archive.read_now(health.all_sources)
         counts = archive.read_now(outbox.counts)
         failed, moved = list(archive.read_now(outbox.failures)), archive.read_now(outbox.migrations)
+        running = archive.read_now(workers.listing)
     from alerts.config import masked
 
     # a chat id stays a number; a URL's password never shows
@@ -82,7 +95,8 @@ def status(config_path: Path, as_json: bool) -> None:
     rows = [{"name": s.name, "kind": s.kind, **{k: v for k, v in known.get(s.name, {}).items()
                                                 if k not in ("name", "etag", "last_modified")}}
             for s in config.sources]
-    report: dict[str, Any] = {"sources": rows, "outbox": counts, "failed_alerts": failed, "moved_chats": moved}
+    report: dict[str, Any] = {"sources": rows, "outbox": counts, "failed_alerts": failed, "moved_chats": moved,
+                              "workers": running}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -107,6 +121,10 @@ def status(config_path: Path, as_json: bool) -> None:
         to = f"chat {failed['chat_id']}" if isinstance(failed["chat_id"], int) else failed["chat_id"]
         click.echo(f"  failed alert {failed['id']} to {to} ({failed['topic']}, "
                    f"{failed['title'][:60]!r}): {failed['last_error']}")
+    for worker in report["workers"]:
+        click.echo(f"worker {worker['role']:<8} {worker['host']} pid {worker['pid']}, started "
+                   f"{shown(worker['started'])}, last heartbeat {shown(worker['last_beat'])}"
+                   + (" GONE (3 heartbeats missed)" if worker["gone"] else ""))
 
 
 @main.command()

@@ -6,18 +6,26 @@
                 ─► SIGTERM/SIGINT: start nothing new, let running crawls and sends finish (grace), cancel
                     what is left (a cut crawl saves no validators), exit 0; a second signal stops at once
                 ─► SIGHUP: reload now
+
+`veille run --role` splits it across processes (any number of each, sharing one archive): `crawl` runs the
+source jobs (with `crawl.queue`, each source's run first takes its lease in Redis, so that it is crawled once
+per interval across workers), `deliver` the delivery job, `bot` the Telegram bot, `all` the three. Every
+process beats in the archive's `workers` table (storage.workers, `veille status`); bot candidates (`bot` and
+`all`) elect one leader through the archive (storage.leader) and only it polls Telegram.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -34,14 +42,18 @@ from alerts.config import DeliveryRules
 from alerts.dispatcher import Channels, ConsoleSender, DispatchReport, Sender, TelegramSender, deliver
 from alerts.matcher import match_pending
 from crawler import CrawlReport, Source, crawl_source
+from crawler.shared import Leases
 from crawler.workers import shutdown_pool, start_pool
-from storage import Archive, StorageError, outbox, stories
+from storage import Archive, StorageError, leader, outbox, stories, workers
 from veille import metrics, progress
 from veille.config import Config, ConfigError, load
 
 log = logging.getLogger("veille")
 DELIVERY_EVERY = timedelta(seconds=5)
 WATCH_EVERY = timedelta(seconds=2)
+LEAD_EVERY = timedelta(seconds=2)  # how often a bot candidate that does not lead tries again
+Role = Literal["crawl", "deliver", "bot", "all"]
+ROLES: tuple[Role, ...] = ("crawl", "deliver", "bot", "all")
 
 
 async def connect(config: Config, *, quiet: bool = False) -> Sender | None:
@@ -195,11 +207,20 @@ def trigger_for(source: Source, config: Config, first: datetime) -> BaseTrigger:
 class Service:
     """`veille run`: each source on its schedule, delivery as a job of its own, until a signal."""
 
-    def __init__(self, config: Config, config_path: Path, *, grace: float = 20.0) -> None:
+    def __init__(self, config: Config, config_path: Path, *, grace: float = 20.0, role: Role = "all") -> None:
         self.config = config
         self.config_path = config_path
         self.grace = grace
+        self.role = role
+        self.crawls, self.delivers = role in ("crawl", "all"), role in ("deliver", "all")
+        # a bot candidate only with a token: without one there is no bot to lead
+        self.candidate = role in ("bot", "all") and bool(config.telegram.resolved_token())
         self.archive = open_for_crawl(config)
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.worker = f"{self.host}:{self.pid}"
+        self.leases = Leases(config.crawl.queue) if config.crawl.queue and self.crawls else None
+        self.leadership = leader.candidate(config.storage.path, config.storage.url) if self.candidate else None
+        self.leading: bool | None = None  # not asked yet
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.stopping = asyncio.Event()
@@ -229,14 +250,26 @@ class Service:
         if source is None or self.stopping.is_set():
             return
 
+        if self.leases and not await self.leases.take(job_id := f"source:{name}", self._lease_seconds(source, job_id)):
+            log.debug("source %s: crawled by another worker this round, skipped", name)
+            return
+
         async def work() -> None:
             report = await crawl_source(source, self.config.crawl, self.archive)
             self._count(report)
             self._failing(report)
-            if not self.stopping.is_set():
+            if self.delivers and not self.stopping.is_set():
                 await self.deliver()
 
         await self._tracked(work)
+
+    def _lease_seconds(self, source: Source, job_id: str) -> float:
+        """How long a source's lease lasts: its interval, or for a cron line until its next fire time."""
+        if not source.cron:
+            return (source.interval or self.config.crawl.interval).total_seconds()
+        job = self.scheduler.get_job(job_id)
+        upcoming = job.next_run_time if job else None
+        return max(1.0, (upcoming - datetime.now(UTC)).total_seconds()) if upcoming else 60.0
 
     async def deliver(self) -> None:
         """Match what is new and send whatever is due (alerts deferred or queued by a previous run)."""
@@ -247,7 +280,7 @@ class Service:
                     self.sender = await connect(self.config, quiet=True)
                     if self.sender is not None:
                         log.info("Telegram reachable again: delivering queued alerts")
-                        if self.bot is None:
+                        if self.bot is None and self.leading:
                             self.bot = await start_bot(self.bot_state)
                 if self.stopping.is_set():
                     return
@@ -280,13 +313,40 @@ class Service:
             log.info("source %s crawled again: not every source is failing any more", report.source)
             self.all_failing = False
 
+    async def _beat(self) -> None:
+        """Say in the archive that this worker is alive (veille status); a failure is only logged."""
+        try:
+            await self.archive.write(workers.beat, self.worker, self.role, self.host, self.pid)
+        except StorageError as exc:
+            log.warning("heartbeat not recorded: %s", exc)
+
+    async def _lead(self) -> None:
+        """Lead the bot when no one else does (the others wait), and start it then; stop it if the lead is
+        lost (the archive's server cut this process off)."""
+        assert self.leadership is not None
+        try:
+            leading = await asyncio.to_thread(self.leadership.try_lead)
+        except StorageError as exc:
+            log.warning("bot: cannot ask for the leadership: %s", exc)
+            leading = False
+        if leading == self.leading or self.stopping.is_set():
+            return
+        self.leading = leading
+        if leading:
+            log.info("bot: leading")
+            self.bot = await start_bot(self.bot_state)
+        else:
+            log.info("bot: waiting for the leader")
+            await stop_bot(self.bot)
+            self.bot = None
+
     def _overrun(self, event: JobEvent) -> None:
         log.warning("%s is still running from its last round: this round is skipped", event.job_id)
 
     def schedule(self, previous: Config | None = None) -> None:
         """Add, remove and reschedule the source jobs to match the config; first runs spread over 5 s."""
         now = datetime.now(UTC)
-        wanted = {s.name: s for s in self.config.sources if s.enabled}
+        wanted = {s.name: s for s in self.config.sources if s.enabled and self.crawls}
         old = {s.name: s for s in previous.sources} if previous else {}
         for job in self.scheduler.get_jobs():
             name = job.id.removeprefix("source:")
@@ -374,26 +434,41 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, self._reload_now)
         if metrics_port:
             metrics.serve(metrics_port)
-        self.sender = await connect(self.config)
+        if self.delivers:
+            self.sender = await connect(self.config)
         try:
-            await start_pool()  # its forkserver and workers start in a thread, not on the loop
+            if self.crawls:
+                await start_pool()  # its forkserver and workers start in a thread, not on the loop
             self.schedule()
-            self.scheduler.add_job(self.deliver, "interval", id="deliver", seconds=DELIVERY_EVERY.total_seconds(),
-                                   max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+            now = datetime.now(UTC)
+            if self.delivers:
+                self.scheduler.add_job(self.deliver, "interval", id="deliver", max_instances=1, coalesce=True,
+                                       seconds=DELIVERY_EVERY.total_seconds(), next_run_time=now)
             self.scheduler.add_job(self._watch_config, "interval", id="watch-config",
                                    seconds=WATCH_EVERY.total_seconds(), max_instances=1, coalesce=True)
+            self.scheduler.add_job(self._beat, "interval", id="heartbeat", seconds=workers.BEAT_EVERY.total_seconds(),
+                                   max_instances=1, coalesce=True, next_run_time=now)
+            if self.leadership is not None:
+                # the bot answers commands from this same loop, on the leader only; stopped before the archive
+                self.scheduler.add_job(self._lead, "interval", id="lead", seconds=LEAD_EVERY.total_seconds(),
+                                       max_instances=1, coalesce=True, next_run_time=now)
             self.scheduler.start()
-            # the bot answers commands from this same loop; stopped before the archive closes
-            self.bot = await start_bot(self.bot_state)
-            log.info("%s; %s", progress.banner(self.config, "running"), progress.rounds(self.config))
+            role = "" if self.role == "all" else f" as {self.role}"
+            log.info("%s%s; %s", progress.banner(self.config, "running"), role, progress.rounds(self.config))
             await self.stopping.wait()
             self.scheduler.pause()  # nothing new starts; shut down only once the running jobs are done
             log.info("stopping: waiting up to %.0fs for %d running crawls and sends", self.grace, len(self.running))
             await stop_bot(self.bot)
+            if self.leadership is not None:
+                self.leadership.resign()
             await self._drain()
             self.scheduler.shutdown(wait=False)
+            with contextlib.suppress(StorageError):
+                await self.archive.write(workers.forget, self.worker)
         finally:
             await disconnect(self.sender)
+            if self.leases is not None:
+                await self.leases.close()
             shutdown_pool()
         self.archive.close()
         log.info("stopped")

@@ -223,6 +223,20 @@ def _m008_watch(conn: psycopg.Connection) -> None:
     """)
 
 
+def _m009_workers(conn: psycopg.Connection) -> None:
+    # each `veille run` process's role, host and last heartbeat (SQLite's migration 16)
+    conn.execute("""
+        CREATE TABLE workers (
+            worker TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started TIMESTAMPTZ NOT NULL,
+            last_beat TIMESTAMPTZ NOT NULL
+        );
+    """)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     1: _m001_text_search,
@@ -233,6 +247,7 @@ MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     6: _m006_explore,
     7: _m007_recipients,
     8: _m008_watch,
+    9: _m009_workers,
 }
 
 
