@@ -1,6 +1,7 @@
 """Crawl workers sharing one Redis (crawl.queue): each source's lease is taken by one worker per interval."""
 
 import asyncio
+import configparser
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 from scrapy.http import Request, Response
 
 from crawler.config import CrawlConfig
@@ -221,3 +223,42 @@ def test_two_workers_share_a_host_and_its_articles(busy: Busy, redis_url: str, t
                            timeout=120, stdin=subprocess.DEVNULL)
     assert again.returncode == 0, again.stderr
     assert busy.hits["/alpha.xml"] == 2
+
+
+ROOT = Path(__file__).parent.parent
+ROLES = ("crawl", "deliver", "bot")
+
+
+def test_the_compose_file_runs_every_role_on_postgresql_and_redis() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", *ROLES} <= set(services)
+    for role in ROLES:
+        service = services[role]
+        assert service["command"][:3] == ["run", "--role", role]
+        assert "/etc/veille/config.yaml" in service["command"]
+        assert service["healthcheck"]["test"] and service["stop_signal"] == "SIGTERM"
+        assert int(service["stop_grace_period"].removesuffix("s")) > 20  # above `veille run --grace`'s default
+        assert set(service["depends_on"]) == {"postgres", "redis"}
+        assert service["volumes"] == ["./deploy/config.fleet.yaml:/etc/veille/config.yaml:ro"]
+    assert all("healthcheck" in services[name] for name in ("postgres", "redis"))
+
+
+def test_the_systemd_unit_is_a_template_of_the_roles() -> None:
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string((ROOT / "deploy/systemd/veille@.service").read_text())
+    service = unit["Service"]
+    command = service["ExecStart"].split()
+    assert command[0].endswith("/veille") and command[1:4] == ["run", "--role", "%i"]
+    grace = float(command[command.index("--grace") + 1])
+    assert service["Restart"] == "on-failure" and service["KillSignal"] == "SIGTERM"
+    assert float(service["TimeoutStopSec"].removesuffix("s")) > grace
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_fleet_config_is_valid_and_shares_the_archive_and_the_crawl() -> None:
+    config = load(ROOT / "deploy/config.fleet.yaml")
+    assert config.storage.url is not None and config.storage.url.startswith("postgresql://")
+    assert config.crawl.queue == "redis://redis:6379/0"
