@@ -10,15 +10,16 @@ Each run gives every worker its share of the sources (source i to worker i mod N
 share them) and starts the N workers at once, each the real `veille crawl` with `storage.url` and
 `crawl.queue`, so the article dupefilter and the host slots in Redis are in play (2 requests at once per
 site over all workers). Measured: wall time until the last worker ends, sources crawled per minute (a
-round's worth of sources over that time), and each worker's CPU time and peak memory (wait4).
+round's worth of sources over that time), and each worker's CPU time and peak memory (wait4). The configs
+and what each worker printed are kept in bench/results/fleet/.
 """
 
 import argparse
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from bench.scale import article_html, feed_xml
 from tests import pg_server, redis_server
 
 VEILLE = str(Path(sys.executable).parent / "veille")
+KEPT = Path(__file__).with_name("results") / "fleet"  # each run's configs and worker logs (not committed)
 
 
 def _handler(latency: float, articles: int) -> type[BaseHTTPRequestHandler]:
@@ -87,8 +89,8 @@ def run_workers(configs: list[Path]) -> tuple[float, list[tuple[float, int]]]:
     """Start every worker at once; the wall time until the last ends, and each one's CPU time (s) and peak
     RSS (KiB)."""
     started = time.monotonic()
-    procs = [subprocess.Popen([VEILLE, "crawl", "--config", str(c)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL) for c in configs]
+    procs = [subprocess.Popen([VEILLE, "crawl", "--config", str(c)], stdout=c.with_suffix(".out").open("w"),
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) for c in configs]
     usages = []
     for proc in procs:
         _, status, usage = os.wait4(proc.pid, 0)
@@ -128,12 +130,13 @@ def main() -> None:
                for s in range(args.sources)]
     before = load()
     rows, rates = [], []
-    with pg_server.running() as pg, redis_server.running() as redis, tempfile.TemporaryDirectory() as tmp:
+    with pg_server.running() as pg, redis_server.running() as redis:
+        shutil.rmtree(KEPT, ignore_errors=True)
         for n in args.workers:
             storage = pg.url(pg.create())
             queue = redis.url(n)
-            folder = Path(tmp) / f"workers-{n}"
-            folder.mkdir()
+            folder = KEPT / f"workers-{n}"
+            folder.mkdir(parents=True)
             # the schema first, once: N workers at once would each try to migrate the new database
             run_workers([config(folder / "schema.yaml", storage, queue, [])])
             configs = [config(folder / f"worker-{w}.yaml", storage, queue, sources[w::n]) for w in range(n)]

@@ -77,6 +77,7 @@ SEEN_TTL = 2 * 86400
 SLOT_PREFIX = "veille:host:"
 SLOT_MARGIN = 5.0  # a slot outlives its request's timeout by this much, then frees itself (a killed worker's)
 SLOT_POLL = 0.05  # seconds between two tries at a full host
+SLOT_CONNECTIONS = 16  # a worker's connections to Redis for its host slots
 
 # KEYS: the host's slots (a sorted set: token -> expiry, ms), its next start; ARGV: limit, ttl ms, delay ms, token
 _ACQUIRE = """
@@ -161,7 +162,9 @@ class HostSlots:
     def __init__(self, url: str) -> None:
         import redis.asyncio
 
-        self.client: Any = redis.asyncio.Redis.from_url(url)
+        # hundreds of requests may wait on their hosts at once: they queue for a connection, never fail for one
+        pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=SLOT_CONNECTIONS, timeout=None)
+        self.client: Any = redis.asyncio.Redis.from_pool(pool)
         self.script = self.client.register_script(_ACQUIRE)
         self.me = holder()
         self._tokens = itertools.count()

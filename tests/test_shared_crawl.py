@@ -132,6 +132,17 @@ def test_a_killed_workers_host_slot_frees_itself(redis_url: str) -> None:
     assert full and token
 
 
+def test_hundreds_of_requests_wait_for_their_hosts_at_once(redis_url: str) -> None:
+    async def main() -> list[str]:
+        slots = HostSlots(redis_url)
+        try:  # more than a Redis client's default pool (100): each waits for a connection, none fails
+            return await asyncio.gather(*(slots.acquire(f"host-{n}", 1, 0, 60) for n in range(300)))
+        finally:
+            await slots.close()
+
+    assert len(set(asyncio.run(main()))) == 300
+
+
 class Busy:
     """A local site whose every answer takes a while: it counts requests per path and the most at once.
     A feed's answer waits (up to `meet` seconds) until every feed was asked for, so that two workers that do
