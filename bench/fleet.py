@@ -17,6 +17,7 @@ and what each worker printed are kept in bench/results/fleet/.
 import argparse
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,12 @@ def run_workers(configs: list[Path]) -> tuple[float, list[tuple[float, int]]]:
     return time.monotonic() - started, usages
 
 
+def sources_ok(folder: Path) -> int:
+    """Sources crawled without error, from each worker's last line ("crawl done in ...: N sources ok")."""
+    said = " ".join(p.read_text() for p in folder.glob("worker-*.out"))
+    return sum(int(n) for n in re.findall(r"crawl done in .*?: (\d+) sources ok", said))
+
+
 def stored(url: str) -> int:
     import psycopg
 
@@ -145,15 +152,15 @@ def main() -> None:
             rates.append(args.sources / wall * 60)
             rows.append(f"| {n} | {wall:.1f} s | {args.sources / wall * 60:,.0f} | "
                         f"{sum(cpu) / n:.1f} s ({min(cpu):.1f}–{max(cpu):.1f}) | "
-                        f"{max(m for _, m in usages) / 1024:.0f} MiB | {stored(storage):,} |")
+                        f"{max(m for _, m in usages) / 1024:.0f} MiB | {sources_ok(folder)} | {stored(storage):,} |")
             print(f"{n} worker(s): {wall:.1f} s", file=sys.stderr, flush=True)
     world.kill()
     print(f"fleet: {args.sources} feed sources × {args.articles} articles on {args.hosts} local sites, "
           f"{args.latency * 1000:.0f} ms per answer, PostgreSQL + Redis on this machine, "
           f"{os.cpu_count()} cores (load average {before} before, {load()} after)\n")
     print("| crawl workers | wall time (one round) | sources/min | CPU per worker (min–max) | peak RSS per worker "
-          "| articles stored |")
-    print("|---|---|---|---|---|---|")
+          "| sources ok | articles stored |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
     for n, rate in zip(args.workers[1:], rates[1:], strict=True):
