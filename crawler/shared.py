@@ -23,6 +23,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
 from crawler.budget import Stopped
+from crawler.run import Run
 
 MARGIN = 0.05  # a lease lasts the interval less this share of it (at most MAX_MARGIN seconds)
 MAX_MARGIN = 30.0
@@ -109,9 +110,9 @@ def _redis_url(crawler: Crawler) -> str:
 class SharedDupeFilterMiddleware:
     """An article page fetched once across workers: scrapy-redis's RFPDupeFilter on a set of the day.
 
-    Only article pages (meta `entry`) are checked, once per request (its retries and redirects are not);
-    feeds, listings, sitemaps, robots.txt and watched pages are always fetched. A page whose fetch failed
-    (an error, or no 2xx answer) is forgotten, so that the next worker or round fetches it.
+    Only article pages (meta `entry`) of runs that store are checked, once per request (not its retries and
+    redirects); feeds, listings, sitemaps, robots.txt and watched pages are always fetched. A page whose fetch
+    failed (an error, or no 2xx answer) is forgotten, so that the next worker or round fetches it.
     """
 
     def __init__(self, url: str) -> None:
@@ -134,8 +135,9 @@ class SharedDupeFilterMiddleware:
         return dupefilter.key, dupefilter.request_fingerprint(request)
 
     async def process_request(self, request: Request) -> None:
-        if "entry" not in request.meta or "shared_seen" in request.meta:
-            return
+        run = request.meta.get("run")
+        if "entry" not in request.meta or "shared_seen" in request.meta or (isinstance(run, Run) and run.dry_run):
+            return  # a dry run stores nothing: it must not keep the page from the worker that would
         marked = await asyncio.to_thread(self._seen, request)
         if marked is None:
             raise SeenElsewhere(f"{request.url} fetched by another worker today")

@@ -17,7 +17,8 @@ import pytest
 import yaml
 from scrapy.http import Request, Response
 
-from crawler.config import CrawlConfig
+from crawler.config import CrawlConfig, Source
+from crawler.run import Run
 from crawler.settings import crawl_settings
 from crawler.shared import HostSlots, Leases, SeenElsewhere, SharedDupeFilterMiddleware
 from tests.conftest import VEILLE, Article, article_page, distinct_text, recent, rss, write_config
@@ -80,6 +81,8 @@ def test_an_article_page_is_fetched_once_across_workers_and_again_after_a_failur
 
         page = "http://127.0.0.1:9/articles/x"
         feed = "http://127.0.0.1:9/rss.xml"
+        dry = Run(Source(name="essai", feed=feed), dry_run=True)
+        await ask(first, Request(page, meta={"entry": None, "run": dry}))  # a dry run marks nothing seen
         taken = await ask(first, Request(page, meta={"entry": None}))
         await ask(second, Request(page + "?", meta={"entry": None}))  # the same page once canonicalised
         await ask(second, Request(feed))  # a feed (no entry): always fetched
@@ -90,7 +93,7 @@ def test_an_article_page_is_fetched_once_across_workers_and_again_after_a_failur
         await ask(second, Request(page, meta={"entry": None}))
         return said
 
-    assert asyncio.run(main()) == ["fetch", "seen", "fetch", "fetch", "fetch", "fetch"]
+    assert asyncio.run(main()) == ["fetch", "fetch", "seen", "fetch", "fetch", "fetch", "fetch"]
 
 
 HOLD = """
