@@ -6,8 +6,8 @@
 
 Each benchmark runs as its own process and prints its own report (figures and the ratio to its raw baseline,
 measured in the same run). Its output goes to the terminal as it comes and, once it ends, into its section of
-bench/results.md, headed with the date and the machine it ran on. bench.soak (a 10-minute service run) is only
-run when named.
+bench/results.md, headed with the date and the machine it ran on. bench.soak (a 10-minute service run),
+bench.postgres and bench.fleet are only run when named.
 """
 
 import os
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 DEFAULT = ["crawl", "stages", "scale", "latency", "matching", "dedup", "search", "startup", "extraction"]
-ON_REQUEST = ["postgres", "soak"]
+ON_REQUEST = ["postgres", "soak", "fleet"]
 RESULTS = Path(__file__).with_name("results.md")
 HEADER = "# Benchmark results\n\nWritten by `make bench` (`python -m bench`); each section by its own last run.\n"
 

@@ -17,6 +17,8 @@ def crawl_settings(defaults: CrawlConfig, source: Source | None = None) -> dict[
     """The settings of the crawler: the crawl defaults. With a source, those of a crawler of that source alone
     (`veille sources discover`): its own timeout, size, delay and robots, and its URL for the address guard."""
     settings = _shared(defaults, source)
+    if defaults.queue:
+        settings.update(_across_workers(defaults.queue, settings["DOWNLOADER_MIDDLEWARES"]))
     if source is not None:
         settings["ROBOTSTXT_OBEY"] = defaults.obey_robots if source.obey_robots is None else source.obey_robots
         settings["VEILLE_SOURCE_URL"] = source.url
@@ -66,4 +68,19 @@ def _shared(defaults: CrawlConfig, source: Source | None) -> dict[str, Any]:
             "crawler.middlewares.PatientRetryMiddleware": 550,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StoragePipeline": 300},
+    }
+
+
+def _across_workers(queue: str, middlewares: dict[str, int | None]) -> dict[str, Any]:
+    """With `crawl.queue`: article pages fetched once and politeness per host over every worker (crawler.shared).
+    Scrapy's own dupefilter stays off: the scheduler's would be one per worker, and refuse a feed's next round."""
+    return {
+        "VEILLE_QUEUE": queue,
+        "DOWNLOADER_MIDDLEWARES": {
+            **middlewares,
+            # after the guard (60), before robots.txt (100): a page another worker has is not even asked for
+            "crawler.shared.SharedDupeFilterMiddleware": 70,
+            # next to the download: a slot is held for the transfer alone, given back before a retry or redirect
+            "crawler.shared.HostSlotMiddleware": 900,
+        },
     }

@@ -10,9 +10,20 @@ crawled", so a source is due once per interval however many workers there are. I
 the interval does (MARGIN), so that the worker that holds it takes it again at its next run.
 """
 
+import asyncio
+import itertools
 import os
 import socket
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, Response
+
+from crawler.budget import Stopped
+from crawler.run import Run
 
 MARGIN = 0.05  # a lease lasts the interval less this share of it (at most MAX_MARGIN seconds)
 MAX_MARGIN = 30.0
@@ -51,3 +62,164 @@ class Leases:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+# --- the crawl itself shared: article pages fetched once, politeness per host over every worker ----------------
+#
+#     request ─► SharedDupeFilterMiddleware (70): an article page another worker fetched today ─► SeenElsewhere
+#             ─► ... robots, retries ... ─► HostSlotMiddleware (900): wait for one of the host's slots in Redis
+#             ─► download ─► slot given back (response or failure); a failed article page forgotten again
+#
+# scrapy-redis's scheduler is not used: our requests carry their source's Run and closures as callbacks, which
+# cannot be pickled into a shared queue; leases share the sources instead, and the dupefilter the article pages.
+
+SEEN_PREFIX = "veille:seen:"  # one Redis set of fingerprints per day (UTC), then dropped
+SEEN_TTL = 2 * 86400
+SLOT_PREFIX = "veille:host:"
+SLOT_MARGIN = 5.0  # a slot outlives its request's timeout by this much, then frees itself (a killed worker's)
+SLOT_POLL = 0.05  # seconds between two tries at a full host
+SLOT_CONNECTIONS = 16  # a worker's connections to Redis for its host slots
+
+# KEYS: the host's slots (a sorted set: token -> expiry, ms), its next start; ARGV: limit, ttl ms, delay ms, token
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local wait = tonumber(redis.call('GET', KEYS[2]) or '0') - now
+if wait > 0 then return wait end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return -1 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[2], now + tonumber(ARGV[3]), 'PX', tonumber(ARGV[3])) end
+return 0
+"""
+
+
+class SeenElsewhere(Stopped):
+    """Another worker fetched this article page today (or is fetching it): it is left to that worker. A Stopped,
+    so the spider keeps no feed-text copy of it."""
+
+
+def _redis_url(crawler: Crawler) -> str:
+    url = crawler.settings.get("VEILLE_QUEUE")
+    if not url:
+        raise NotConfigured("no crawl.queue")
+    return str(url)
+
+
+class SharedDupeFilterMiddleware:
+    """An article page fetched once across workers: scrapy-redis's RFPDupeFilter on a set of the day.
+
+    Only article pages (meta `entry`) of runs that store are checked, once per request (not its retries and
+    redirects); feeds, listings, sitemaps, robots.txt and watched pages are always fetched. A page whose fetch
+    failed (an error, or no 2xx answer) is forgotten, so that the next worker or round fetches it.
+    """
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.server = redis.Redis.from_url(url)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "SharedDupeFilterMiddleware":
+        return cls(_redis_url(crawler))
+
+    def _seen(self, request: Request) -> tuple[str, str] | None:
+        """None if another worker has the page, else (key, fingerprint) now marked seen (a blocking call)."""
+        from scrapy_redis.dupefilter import RFPDupeFilter
+
+        dupefilter = RFPDupeFilter(self.server, key=SEEN_PREFIX + datetime.now(UTC).date().isoformat())
+        if dupefilter.request_seen(request):
+            return None
+        self.server.expire(dupefilter.key, SEEN_TTL)
+        return dupefilter.key, dupefilter.request_fingerprint(request)
+
+    async def process_request(self, request: Request) -> None:
+        run = request.meta.get("run")
+        if "entry" not in request.meta or "shared_seen" in request.meta or (isinstance(run, Run) and run.dry_run):
+            return  # a dry run stores nothing: it must not keep the page from the worker that would
+        marked = await asyncio.to_thread(self._seen, request)
+        if marked is None:
+            raise SeenElsewhere(f"{request.url} fetched by another worker today")
+        request.meta["shared_seen"] = marked
+
+    async def _forget(self, request: Request) -> None:
+        marked = request.meta.pop("shared_seen", None)
+        if marked is not None:
+            await asyncio.to_thread(self.server.srem, *marked)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if not 200 <= response.status < 300:
+            await self._forget(request)
+        return response
+
+    async def process_exception(self, request: Request, exception: Exception) -> None:
+        await self._forget(request)
+
+
+class HostSlots:
+    """A host's slots in Redis, shared by every worker: at most `limit` requests at once, starts `delay` apart.
+    A slot frees itself after `ttl` seconds, so a killed worker's slots do not block the host for good."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio
+
+        # hundreds of requests may wait on their hosts at once: they queue for a connection, never fail for one
+        pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=SLOT_CONNECTIONS, timeout=None)
+        self.client: Any = redis.asyncio.Redis.from_pool(pool)
+        self.script = self.client.register_script(_ACQUIRE)
+        self.me = holder()
+        self._tokens = itertools.count()
+
+    async def acquire(self, host: str, limit: int, delay: float, ttl: float) -> str:
+        """Wait for a slot of `host`; its token, to give back with release()."""
+        token = f"{self.me}:{next(self._tokens)}"
+        keys = [SLOT_PREFIX + host, SLOT_PREFIX + host + ":next"]
+        while (wait := await self.script(keys=keys, args=[limit, int(ttl * 1000), int(delay * 1000), token])) != 0:
+            await asyncio.sleep(SLOT_POLL if wait < 0 else wait / 1000)
+        return token
+
+    async def release(self, host: str, token: str) -> None:
+        await self.client.zrem(SLOT_PREFIX + host, token)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class HostSlotMiddleware:
+    """`crawl.concurrency_per_domain` and `crawl.delay` per host over every worker sharing the Redis: each
+    request waits for one of its host's slots (HostSlots) just before its download, and gives it back after."""
+
+    def __init__(self, crawler: Crawler, slots: HostSlots) -> None:
+        self.crawler = crawler
+        self.slots = slots
+        self.limit = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        self.delay = crawler.settings.getfloat("DOWNLOAD_DELAY")
+        self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> "HostSlotMiddleware":
+        return cls(crawler, HostSlots(_redis_url(crawler)))
+
+    def _delay(self, host: str) -> float:
+        """The host's delay: a source's own `delay:` if longer (set on the downloader by crawler.engine)."""
+        engine = self.crawler.engine
+        own = engine.downloader.per_slot_settings.get(host, {}) if engine is not None else {}
+        return max(self.delay, float(own.get("delay", 0.0)))
+
+    async def process_request(self, request: Request) -> None:
+        host = urlsplit(request.url).hostname or ""
+        ttl = float(request.meta.get("download_timeout", self.timeout)) + SLOT_MARGIN
+        request.meta["host_slot"] = (host, await self.slots.acquire(host, self.limit, self._delay(host), ttl))
+
+    async def _release(self, request: Request) -> None:
+        held = request.meta.pop("host_slot", None)
+        if held is not None:
+            await self.slots.release(*held)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        await self._release(request)
+        return response
+
+    async def process_exception(self, request: Request, exception: Exception) -> None:
+        await self._release(request)
