@@ -257,7 +257,7 @@ def test_a_hyphenated_word_is_its_parts_side_by_side_within_a_phrase(pool: Conne
 
 def test_searches_can_be_served_by_the_gin_index(pool: ConnectionPool) -> None:
     add(pool, "a", "Le cloud souverain", "Un texte.")
-    with pool.connection() as conn, search.by_index(conn):
+    with pool.connection() as conn, search.planned(conn, "enable_indexscan"):
         conn.execute("SET enable_seqscan = off")  # a tiny table: the planner would rightly read it all
         for query in ("cloud souverain NOT football", "souver*", '"l\'ANSSI"', "NEAR(club cloud, 5)"):
             sql, params = search.hits_statement(search.resolved(conn, query), [], [], 10)
@@ -284,6 +284,24 @@ def test_a_frequent_word_walks_the_newest_articles_and_a_rare_one_is_found_by_th
         assert len(search.newest(conn, search.resolved(conn, "cloud"), 10)) == 10
         assert len(search.search(conn, "cloud", sort="date", all_copies=True)) == 20
     assert "Index Scan Backward using articles_pkey" in plan, plan
+
+
+@pytest.mark.parametrize("every", [1, 7, 40, 400, 0])
+def test_the_newest_hits_are_found_whatever_the_share_of_articles_holding_the_word(pool: ConnectionPool,
+                                                                                   every: int) -> None:
+    """Among the newest, by a walk further back or through the index: the same hits as the plain query."""
+    with pool.connection() as conn:
+        conn.execute("""INSERT INTO articles (source, url, canonical_url, title, text, fetched_at)
+                        SELECT 's', 'https://x.fr/' || n, 'https://x.fr/' || n, 'Article ' || n,
+                               CASE WHEN %s > 0 AND n %% %s = 0 OR n IN (3, 5) THEN 'Le mot repere.'
+                                    ELSE 'Autre chose.' END, now()
+                        FROM generate_series(1, 3000) n""", [every, max(every, 1)])
+        conn.execute("ANALYZE articles")
+        q = search.resolved(conn, "repere")
+        plain = [i for (i,) in conn.execute("SELECT id FROM articles WHERE search @@ %s::tsquery"
+                                            " ORDER BY id DESC LIMIT 10", [q])]
+        assert search.newest(conn, q, 10) == plain
+        assert 3 in search.newest(conn, q, 3000)
 
 
 def test_filters_and_newest_first(pool: ConnectionPool) -> None:

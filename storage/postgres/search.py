@@ -34,7 +34,8 @@ RANK_WEIGHTS = "{0.4, 1.0, 0.4, 1.0}"  # ts_rank_cd's weights of D, C, B, A: a t
 OUTLETS = """(SELECT count(DISTINCT s.source) FROM articles copy JOIN article_sources s ON s.article_id = copy.id
               WHERE copy.story_id = chosen.story_id OR copy.id = chosen.story_id)"""
 Sort = Literal["relevance", "date"]
-RECENT = 20  # hits are first looked for among the newest window × RECENT articles (storage.postgres.search.newest)
+RECENT = 20  # hits are first looked for among the newest window × RECENT articles (`newest`)
+WALK = 8  # then by walking further back, when that fills the window within WALK times as many articles
 
 
 def search(conn: psycopg.Connection, query: str, *, limit: int = 20, all_copies: bool = False,
@@ -89,21 +90,31 @@ def newest(conn: psycopg.Connection, q: str, window: int, **filters: str | None)
     """The ids of the newest `window` articles matching the tsquery `q` (`resolved`) and the filters, newest
     first.
 
-    First among the newest `window × RECENT` articles, tested one by one or found through the index, whichever
-    the planner, which sees the tsquery, finds cheaper: a frequent word fills the window there in milliseconds
-    at 1M articles (the GIN index would find, then test, all of its hundreds of thousands of hits). What is
-    left is looked for in the older articles through the GIN index only: the planner's guess of a rare word's
-    share has a floor (half a percent for a prefix), and it would walk the whole archive to fill a window
-    that the word cannot fill.
+    The planner's guess of how many articles hold a query's words is poor for rare words (it has a floor: half
+    a percent for a prefix) and for phrases and NOT (the index finds articles with the words, not the phrase):
+    trusted, it walks a million articles for a rare word, or rechecks hundreds of thousands of candidates for
+    a phrase. So the hits are looked for in three steps, each bounded:
+    1. among the newest `window × RECENT` articles, tested one by one or found through the index, whichever
+       the planner finds cheaper: a frequent word fills the window there in milliseconds at 1M articles;
+    2. if the share of those that matched says a walk further back fills the window within `WALK` times
+       as many articles, that walk (the articles tested one by one, newest first);
+    3. what is still missing, through the GIN index only.
     """
     conditions, values = where(**filters)
     row = conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()
-    edge = int(row[0] if row else 0) - window * RECENT
+    span = window * RECENT
+    edge = int(row[0] if row else 0) - span
     found = _ids(conn, *hits_statement(q, ["a.id > %s", *conditions], [edge, *values], window))
-    if len(found) < window and edge > 0:
-        with by_index(conn):
-            found += _ids(conn, *hits_statement(q, ["a.id <= %s", *conditions], [edge, *values],
-                                                window - len(found)))
+    need = window - len(found)
+    if need > 0 and edge > 0 and found and (reach := 2 * need * span // len(found)) <= span * WALK:
+        with planned(conn, "enable_bitmapscan"):
+            found += _ids(conn, *hits_statement(q, ["a.id <= %s", "a.id > %s", *conditions],
+                                                [edge, edge - reach, *values], need))
+        edge -= reach
+        need = window - len(found)
+    if need > 0 and edge > 0:
+        with planned(conn, "enable_indexscan"):
+            found += _ids(conn, *hits_statement(q, ["a.id <= %s", *conditions], [edge, *values], need))
     return found
 
 
@@ -120,13 +131,14 @@ def _ids(conn: psycopg.Connection, sql: str, params: list[Any]) -> list[int]:
 
 
 @contextlib.contextmanager
-def by_index(conn: psycopg.Connection) -> Iterator[None]:
-    """Within: the planner finds hits through an index's bitmap, never by walking the primary key."""
-    conn.execute("SET enable_indexscan = off")
+def planned(conn: psycopg.Connection, setting: str) -> Iterator[None]:
+    """Within: the planner without one way of finding rows: `enable_indexscan` (hits through an index's
+    bitmap, never by walking the primary key) or `enable_bitmapscan` (the other way round)."""
+    conn.execute(f"SET {setting} = off")
     try:
         yield
     finally:
-        conn.execute("RESET enable_indexscan")
+        conn.execute(f"RESET {setting}")
 
 
 def statement(q: str, ids: list[int], *, limit: int, all_copies: bool = False, sort: Sort = "relevance"
