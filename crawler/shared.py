@@ -14,13 +14,13 @@ import asyncio
 import itertools
 import os
 import socket
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
+from scrapy.utils.request import fingerprint
 
 from crawler.budget import Stopped
 from crawler.run import Run
@@ -66,15 +66,15 @@ class Leases:
 
 # --- the crawl itself shared: article pages fetched once, politeness per host over every worker ----------------
 #
-#     request ─► SharedDupeFilterMiddleware (70): an article page another worker fetched today ─► SeenElsewhere
+#     request ─► SharedDupeFilterMiddleware (70): an article page another worker is fetching ─► SeenElsewhere
 #             ─► ... robots, retries ... ─► HostSlotMiddleware (900): wait for one of the host's slots in Redis
 #             ─► download ─► slot given back (response or failure); a failed article page forgotten again
 #
 # scrapy-redis's scheduler is not used: our requests carry their source's Run and closures as callbacks, which
-# cannot be pickled into a shared queue; leases share the sources instead, and the dupefilter the article pages.
+# cannot be pickled into a shared queue; leases share the sources instead, and claims the article pages.
 
-SEEN_PREFIX = "veille:seen:"  # one Redis set of fingerprints per day (UTC), then dropped
-SEEN_TTL = 2 * 86400
+SEEN_PREFIX = "veille:fetching:"  # a claim per article page (its request fingerprint), for the length of its fetch
+CLAIM_MARGIN = 60.0  # seconds a claim outlives its tries' timeouts: extraction and storage
 SLOT_PREFIX = "veille:host:"
 SLOT_MARGIN = 5.0  # a slot outlives its request's timeout by this much, then frees itself (a killed worker's)
 SLOT_POLL = 0.05  # seconds between two tries at a full host
@@ -96,7 +96,7 @@ return 0
 
 
 class SeenElsewhere(Stopped):
-    """Another worker fetched this article page today (or is fetching it): it is left to that worker. A Stopped,
+    """Another worker is fetching this article page: it is left to that worker. A Stopped,
     so the spider keeps no feed-text copy of it."""
 
 
@@ -108,45 +108,42 @@ def _redis_url(crawler: Crawler) -> str:
 
 
 class SharedDupeFilterMiddleware:
-    """An article page fetched once across workers: scrapy-redis's RFPDupeFilter on a set of the day.
+    """An article page fetched once across workers: a claim on it in Redis for the length of its fetch.
 
-    Only article pages (meta `entry`) of runs that store are checked, once per request (not its retries and
-    redirects); feeds, listings, sitemaps, robots.txt and watched pages are always fetched. A page whose fetch
-    failed (an error, or no 2xx answer) is forgotten, so that the next worker or round fetches it.
+    Only article pages (meta `entry`) of runs that store are claimed, once per request (not its retries and
+    redirects); feeds, listings, sitemaps, robots.txt and watched pages are always fetched. A page another
+    worker has claimed is left to it (SeenElsewhere); once stored, the archive's own check keeps it from being
+    fetched again. A claim lasts the fetch's longest (every try, then extraction and storage) and is given back
+    when the fetch fails, so that a page whose worker failed or was killed is fetched at its next crawl.
+    (scrapy-redis's RFPDupeFilter marks a page seen for good when it is asked: a worker killed mid-fetch would
+    lose the article for as long as the set lives.)
     """
 
     def __init__(self, url: str) -> None:
         import redis
 
         self.server = redis.Redis.from_url(url)
+        self.me = holder()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> "SharedDupeFilterMiddleware":
         return cls(_redis_url(crawler))
 
-    def _seen(self, request: Request) -> tuple[str, str] | None:
-        """None if another worker has the page, else (key, fingerprint) now marked seen (a blocking call)."""
-        from scrapy_redis.dupefilter import RFPDupeFilter
-
-        dupefilter = RFPDupeFilter(self.server, key=SEEN_PREFIX + datetime.now(UTC).date().isoformat())
-        if dupefilter.request_seen(request):
-            return None
-        self.server.expire(dupefilter.key, SEEN_TTL)
-        return dupefilter.key, dupefilter.request_fingerprint(request)
-
     async def process_request(self, request: Request) -> None:
         run = request.meta.get("run")
         if "entry" not in request.meta or "shared_seen" in request.meta or (isinstance(run, Run) and run.dry_run):
             return  # a dry run stores nothing: it must not keep the page from the worker that would
-        marked = await asyncio.to_thread(self._seen, request)
-        if marked is None:
-            raise SeenElsewhere(f"{request.url} fetched by another worker today")
-        request.meta["shared_seen"] = marked
+        key = SEEN_PREFIX + fingerprint(request).hex()
+        tries = 1 + int(request.meta.get("max_retry_times", 2))
+        longest = tries * float(request.meta.get("download_timeout", 30)) + CLAIM_MARGIN
+        if not await asyncio.to_thread(self.server.set, key, self.me, nx=True, px=int(longest * 1000)):
+            raise SeenElsewhere(f"{request.url} is being fetched by another worker")
+        request.meta["shared_seen"] = key
 
     async def _forget(self, request: Request) -> None:
-        marked = request.meta.pop("shared_seen", None)
-        if marked is not None:
-            await asyncio.to_thread(self.server.srem, *marked)
+        key = request.meta.pop("shared_seen", None)
+        if key is not None:
+            await asyncio.to_thread(self.server.delete, key)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if not 200 <= response.status < 300:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from scrapy.http import Request, Response
 
+from crawler import shared
 from crawler.config import CrawlConfig, Source
 from crawler.run import Run
 from crawler.settings import crawl_settings
@@ -94,6 +95,29 @@ def test_an_article_page_is_fetched_once_across_workers_and_again_after_a_failur
         return said
 
     assert asyncio.run(main()) == ["fetch", "fetch", "seen", "fetch", "fetch", "fetch", "fetch"]
+
+
+def test_a_page_whose_worker_died_mid_fetch_is_fetched_again(redis_url: str, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """A claim lasts the fetch's longest, not the day: a killed worker's page is not lost."""
+    monkeypatch.setattr(shared, "CLAIM_MARGIN", 0.2)
+
+    async def main() -> list[str]:
+        first, second = SharedDupeFilterMiddleware(redis_url), SharedDupeFilterMiddleware(redis_url)
+        page = "http://127.0.0.1:9/articles/y"
+        meta = {"entry": None, "download_timeout": 0.1, "max_retry_times": 0}
+        await first.process_request(Request(page, meta=dict(meta)))  # then the first worker dies: no answer
+        said = []
+        for _ in range(2):
+            try:
+                await second.process_request(Request(page, meta=dict(meta)))
+                said.append("fetch")
+            except SeenElsewhere:
+                said.append("seen")
+            await asyncio.sleep(0.5)
+        return said
+
+    assert asyncio.run(main()) == ["seen", "fetch"]
 
 
 HOLD = """
