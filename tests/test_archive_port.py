@@ -8,6 +8,7 @@ released, everything fetched is stored and alerted. Asserted by the order of eve
 
 import ast
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -119,6 +120,11 @@ class Newsroom:
         return serve
 
 
+def sent(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path, timeout=1)) as db:
+        return int(db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0])
+
+
 def test_a_long_write_lock_holds_up_neither_the_bot_nor_the_crawl(tmp_path: Path, site: Site,
                                                                    fake_bot: FakeBotAPI) -> None:
     events: list[str] = []
@@ -136,6 +142,9 @@ def test_a_long_write_lock_holds_up_neither_the_bot_nor_the_crawl(tmp_path: Path
     analyst = None
     try:
         wait_for(lambda: len(alerts()) == 2, "the first round's two alerts", service)
+        # and recorded as sent: a lock taken between a send and its record would hold that round's job, and
+        # with it the source's next rounds (max_instances=1), for as long as the lock lasts
+        wait_for(lambda: sent(tmp_path / "veille.db") == 2, "the first round's two alerts recorded as sent", service)
         analyst = Analyst(tmp_path / "veille.db")
         analyst.hold()
         events.append("lock taken")
