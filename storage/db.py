@@ -188,7 +188,7 @@ def _m003_stories(db: sqlite_utils.Database) -> None:
         );
         """
     )
-    from storage import stories  # numpy and datasketch: imported only by the archives that need this step
+    from storage import stories  # numpy: imported only by the archives that need this step
 
     # articles stored before stories existed get their signatures, so that later copies can join them
     for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
@@ -301,7 +301,7 @@ def _m011_story_paragraphs(db: sqlite_utils.Database) -> None:
             story_id INTEGER NOT NULL,
             PRIMARY KEY (key, story_id)
         ) WITHOUT ROWID""")
-    from storage import stories  # numpy and datasketch: imported only by the archives that need this step
+    from storage import stories  # numpy: imported only by the archives that need this step
 
     for story_id, text in db.execute("SELECT coalesce(story_id, id), text FROM articles ORDER BY id"):
         keys = {boilerplate.key(ws) for ws in stories.lines(text)}
@@ -353,7 +353,7 @@ def _m014_stories_again(db: sqlite_utils.Database) -> None:
     """Stories as today's folding and boilerplate tell them: every article signed again with the one text module
     (storage.text: `cœur` = `coeur`, elided articles dropped), and the articles grouped before boilerplate was
     learnt (releases sharing an "About us") taken out of stories whose news they do not tell."""
-    from storage import stories  # numpy and datasketch: imported only by the archives that need this step
+    from storage import stories  # numpy: imported only by the archives that need this step
 
     for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
         stories.resign(db, article_id, text, title)
@@ -399,6 +399,18 @@ def _m016_workers(db: sqlite_utils.Database) -> None:
         """)
 
 
+def _m017_signed_here(db: sqlite_utils.Database) -> None:
+    """Signatures as storage.minhash makes them: an archive signed by datasketch 1 is signed again."""
+    from storage import stories  # numpy: imported only by the archives that need this step
+
+    sample = db.execute("SELECT a.title, a.text, s.signature FROM story_signatures s"
+                        " JOIN articles a ON a.id = s.article_id ORDER BY s.article_id DESC LIMIT 16").fetchall()
+    if stories.signed_otherwise(sample):
+        log.info("signing the archive's articles again (their signatures were made by datasketch 1)")
+        for article_id, title, text in db.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
+            stories.resign(db, article_id, text, title)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     1: _m001_initial,
@@ -416,6 +428,7 @@ MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
     14: _m014_stories_again,
     15: _m015_watch,
     16: _m016_workers,
+    17: _m017_signed_here,
 }
 
 

@@ -5,8 +5,8 @@
 that story's id, so the outbox's UNIQUE(story_id, topic, chat_id) sends one alert per story, and
 `members()` / `outlets()` tell who carried it.
 
-Each article's signature (128 MinHash values) and its LSH band keys (one per band of r values, hashed with
-the band's number) are stored in `story_signatures` and `story_bands`. Finding the stories an article may
+Each article's signature (128 MinHash values, storage.minhash) and its LSH band keys (one per band of r values,
+hashed with the band's number) are stored in `story_signatures` and `story_bands`. Finding the stories an article may
 join is one indexed query on its band keys, then an exact signature comparison with those few candidates:
 the cost per article does not grow with the archive. The banding depends on the threshold; when the
 threshold changes, `configure()` recomputes every article's band keys from the stored signatures, once.
@@ -24,12 +24,11 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
-from datasketch import MinHash, MinHashLSH
 
-from storage import boilerplate
+from storage import boilerplate, minhash
 from storage.text import words
 
-NUM_PERM = 128
+NUM_PERM = minhash.NUM_PERM
 SHINGLE = 3  # words per shingle
 MIN_WORDS = 20  # a teaser of a few words is too generic to tell a story apart
 MAX_CANDIDATES = 50  # signatures compared per article, whatever the archive's size
@@ -49,17 +48,14 @@ class Scheme:
 
 @functools.lru_cache(maxsize=16)
 def scheme_for(threshold: float) -> Scheme:
-    """The banding datasketch finds best for this threshold, weighted towards recall.
+    """The banding best for this threshold, weighted towards recall.
 
     Every candidate is checked against its stored signature, so a false positive only costs one comparison,
     while a false negative is a story missed: with even weights a pair right at the threshold is found
     about half the time; with these, above 95% of the time.
     """
-    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=(0.05, 0.95))
-    return Scheme(threshold, lsh.b, lsh.r)
-
-
-_EMPTY = MinHash(num_perm=NUM_PERM, seed=1)  # copied, not rebuilt: its permutations cost more than hashing
+    bands, rows = minhash.banding(threshold, 0.05, 0.95)
+    return Scheme(threshold, bands, rows)
 
 
 def lines(text: str) -> list[list[str]]:
@@ -86,9 +82,7 @@ def signature_of(paragraphs: list[list[str]]) -> np.ndarray | None:
     tokens = [w for ws in paragraphs for w in ws]
     if len(tokens) < MIN_WORDS:
         return None
-    minhash = _EMPTY.copy()
-    minhash.update_batch([s.encode() for s in shingles(tokens)])
-    return np.asarray(minhash.hashvalues, dtype=np.uint32)
+    return minhash.signature([s.encode() for s in shingles(tokens)])
 
 
 def signature(text: str, title: str = "", ignored: Collection[int] = ()) -> np.ndarray | None:
@@ -139,6 +133,16 @@ def band_keys(sig: np.ndarray, scheme: Scheme) -> list[int]:
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """The Jaccard similarity of two texts' shingles, as estimated from their signatures."""
     return float(np.count_nonzero(a == b)) / len(a)
+
+
+def signed_otherwise(samples: Iterable[tuple[str, str, bytes]]) -> bool:
+    """Whether these stored signatures (with their article's title and text) were made by another MinHash
+    than storage.minhash's (datasketch 1's): signed again, a text agrees with its stored signature on about
+    as many values as it shares shingles with the text signed then (most: boilerplate learnt since aside);
+    signed by other permutations, on almost none (a value in 2³² by chance)."""
+    agreements = [similarity(sig, np.frombuffer(blob, dtype=np.uint32))
+                  for title, text, blob in samples if (sig := signature(text, title)) is not None]
+    return bool(agreements) and max(agreements) < 0.05
 
 
 def current_scheme(db: sqlite_utils.Database) -> Scheme:

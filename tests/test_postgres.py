@@ -444,3 +444,18 @@ def waiting_on_advisory_lock(pool: ConnectionPool) -> bool:
     with pool.connection() as conn:
         return bool(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
                     .fetchone()[0])
+
+
+def test_an_archive_signed_by_datasketch_1_is_signed_again_when_upgraded(pool: ConnectionPool, pg_archive: str) -> None:
+    from tests.test_minhash import legacy_signature
+
+    first = add(pool, "afp", "Doctrine du cloud souverain", "\n".join(WIRE))
+    with pool.connection() as conn:
+        conn.execute("UPDATE story_signatures SET signature = %s WHERE article_id = %s",
+                     [legacy_signature("\n".join(WIRE), "Doctrine du cloud souverain"), first])
+        conn.execute("DELETE FROM _migrations WHERE number = 10")
+    with psycopg.connect(pg_archive, autocommit=True) as conn:
+        assert postgres.migrate(conn) == [10]
+    later = add(pool, "lemonde", "Autre titre", "\n".join(rewrite(WIRE)))
+    with pool.connection() as conn:
+        assert conn.execute("SELECT story_id FROM articles WHERE id = %s", [later]).fetchone() == (first,)

@@ -15,7 +15,7 @@ from tests import archive_fixtures
 from tests.conftest import run_veille
 
 # the crawler's, the bot's, the web UI's, the charts' and the near-duplicate detector's libraries
-HEAVY = {"scrapy", "twisted", "telegram", "datasette", "matplotlib", "trafilatura", "numpy", "datasketch",
+HEAVY = {"scrapy", "twisted", "telegram", "datasette", "matplotlib", "trafilatura", "numpy",
          "scipy", "apscheduler", "feedparser", "lxml", "pebble", "prometheus_client"}
 
 

@@ -237,6 +237,18 @@ def _m009_workers(conn: psycopg.Connection) -> None:
     """)
 
 
+def _m010_signed_here(conn: psycopg.Connection) -> None:
+    # signatures as storage.minhash makes them: an archive signed by datasketch 1 is signed again (SQLite's 17)
+    from storage.postgres import stories
+    from storage.stories import signed_otherwise
+
+    sample = conn.execute("SELECT a.title, a.text, s.signature FROM story_signatures s"
+                          " JOIN articles a ON a.id = s.article_id ORDER BY s.article_id DESC LIMIT 16").fetchall()
+    if signed_otherwise(sample):
+        for article_id, title, text in conn.execute("SELECT id, title, text FROM articles ORDER BY id").fetchall():
+            stories.resign(conn, article_id, text, title)
+
+
 # Numbered, never renumbered: a new migration takes the next free number.
 MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     1: _m001_text_search,
@@ -248,6 +260,7 @@ MIGRATIONS: dict[int, Callable[[psycopg.Connection], None]] = {
     7: _m007_recipients,
     8: _m008_watch,
     9: _m009_workers,
+    10: _m010_signed_here,
 }
 
 
