@@ -204,3 +204,23 @@ def test_telegram_down_at_start_then_back_delivers_the_queued_alerts(tmp_path: P
     assert "Telegram cannot be reached" in err
     assert "Telegram reachable again" in err
     assert service.process.returncode == 0
+
+
+def test_a_slow_channel_does_not_hold_the_sources_next_rounds(tmp_path: Path, site: Site, fake_bot: FakeBotAPI,
+                                                              service_env: dict[str, str]) -> None:
+    feed = LiveFeed(site, "/rss.xml", [SOVEREIGN])
+    config = write_config(tmp_path / "config.yaml", [{"name": "journal", "feed": feed.url, "interval": "2s"}],
+                          telegram={"timeout": "60s"})
+    fake_bot.delay = 40.0  # each sendMessage answered after 40 s: delivery is under way the whole test
+    service = RunningService(config, service_env, "--grace", "1")
+    try:
+        service.wait_for(lambda: feed.fetches >= 1)
+        fetches = feed.fetches
+        # rounds every 2 s go on while the alert is being sent; a crawl job awaiting its delivery would hold
+        # the source's job 40 s, skipping its rounds
+        service.wait_for(lambda: feed.fetches >= fetches + 3, seconds=30)
+        _, err = service.stop()
+    finally:
+        service.process.kill()
+    assert "source:journal is still running" not in err
+    assert "Traceback" not in err, err

@@ -229,6 +229,7 @@ class Service:
         self.sender: Sender | None = None
         self.running: set[asyncio.Task[Any]] = set()
         self.delivering = asyncio.Lock()
+        self.due = False  # articles stored since the last delivery began
         self.bot: Application | None = None
         self.bot_state = BotState(config.telegram, config.topics, self.archive, config.alerts.timezone)
         self.last_crawls: dict[str, CrawlReport] = {}
@@ -241,6 +242,10 @@ class Service:
         self.running.add(task)
         try:
             await work()
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+            # cut short by `_drain`, which said so: no traceback from the scheduler
         finally:
             self.running.discard(task)
 
@@ -258,10 +263,18 @@ class Service:
             report = await crawl_source(source, self.config.crawl, self.archive)
             self._count(report)
             self._failing(report)
-            if self.delivers and not self.stopping.is_set():
-                await self.deliver()
+            if self.delivers and report.new:
+                self._deliver_soon()
 
         await self._tracked(work)
+
+    def _deliver_soon(self) -> None:
+        """Run the delivery job now, or as soon as the one running ends: never inside a crawl job, which a slow
+        channel or a locked archive would hold past its source's next rounds."""
+        self.due = True
+        job = self.scheduler.get_job("deliver")
+        if job is not None and not self.delivering.locked() and not self.stopping.is_set():
+            job.modify(next_run_time=datetime.now(UTC))
 
     def _lease_seconds(self, source: Source, job_id: str) -> float:
         """How long a source's lease lasts: its interval, or for a cron line until its next fire time."""
@@ -276,6 +289,7 @@ class Service:
 
         async def work() -> None:
             async with self.delivering:  # one dispatcher at a time, or a row could be sent twice
+                self.due = False
                 if self.sender is None:  # Telegram was unreachable: try again, quietly
                     self.sender = await connect(self.config, quiet=True)
                     if self.sender is not None:
@@ -286,6 +300,8 @@ class Service:
                     return
                 report = await match_and_deliver(self.config, self.archive, self.sender, trouble=self.trouble,
                                                  stopping=self.stopping)
+            if self.due:  # articles stored while this one ran
+                self._deliver_soon()
             if report:
                 metrics.ALERTS_SENT.inc(report.sent)
                 metrics.ALERTS_FAILED.inc(report.failed)
@@ -341,7 +357,9 @@ class Service:
             self.bot = None
 
     def _overrun(self, event: JobEvent) -> None:
-        log.warning("%s is still running from its last round: this round is skipped", event.job_id)
+        # the delivery job runs every few seconds and when articles come: one running is all it needs
+        level = logging.DEBUG if event.job_id == "deliver" else logging.WARNING
+        log.log(level, "%s is still running from its last round: this round is skipped", event.job_id)
 
     def schedule(self, previous: Config | None = None) -> None:
         """Add, remove and reschedule the source jobs to match the config; first runs spread over 5 s."""
