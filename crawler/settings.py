@@ -35,8 +35,11 @@ def _shared(defaults: CrawlConfig, source: Source | None) -> dict[str, Any]:
         "ROBOTSTXT_OBEY": True,
         "CONCURRENT_REQUESTS": CONCURRENT_REQUESTS,
         "CONCURRENT_REQUESTS_PER_DOMAIN": defaults.concurrency_per_domain,
+        "DOWNLOADER": "crawler.downloader.HostBoundDownloader",  # that concurrency held with no delay too
         "DOWNLOAD_DELAY": delay,
-        "AUTOTHROTTLE_ENABLED": True,
+        # AutoThrottle lengthens the delay for a slow host; `delay: 0s` asks for none, adaptive or not (sites
+        # of one's own, a local mirror): a delay of AutoThrottle's there served one request per host at a time
+        "AUTOTHROTTLE_ENABLED": delay > 0,
         "AUTOTHROTTLE_START_DELAY": delay,
         "AUTOTHROTTLE_MAX_DELAY": max(delay, 10.0),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(defaults.concurrency_per_domain),
