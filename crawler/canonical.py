@@ -6,6 +6,7 @@ A page's own `<link rel="canonical">` (or `og:url`) wins over the feed's link wh
 `article_url()` picks which.
 """
 
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,7 @@ def tracking_params(names: Iterable[str]) -> frozenset[str]:
     return frozenset(name.strip().lower() for name in names if name.strip())
 
 
+@functools.lru_cache(maxsize=8192)  # a page's URL is asked for by its feed entry, its fetch and its item
 def canonical_url(url: str, extra_tracking: frozenset[str] = frozenset()) -> str:
     """The URL with lower-case scheme and host, no default port, no fragment, a sorted query, and no
     tracking parameters (utm_*, fbclid, gclid, xtor, at_*, ... and `extra_tracking`).
@@ -82,10 +84,16 @@ def site(url: str) -> str:
     """The site a URL belongs to: its registrable domain (lemonde.fr for www.lemonde.fr), else its host."""
     if (parts := _split(url)) is None:
         return ""
-    domain = _DOMAINS(url)
+    return _site_of_host((parts.hostname or "").lower())
+
+
+@functools.lru_cache(maxsize=4096)
+def _site_of_host(host: str) -> str:
+    """The registrable domain of a host, else the host (asked for every article page: cached by host)."""
+    domain = _DOMAINS(host)
     if domain.suffix and domain.domain:
         return f"{domain.domain}.{domain.suffix}".lower()
-    return (parts.hostname or "").lower()
+    return host
 
 
 def same_site(a: str, b: str) -> bool:
