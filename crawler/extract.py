@@ -9,22 +9,24 @@ trafilatura runs in precision mode, guarded by its balanced mode where precision
 PRECISE_ENOUGH); its metadata pass only when the caller needs the page's title, author or date.
 
 Extraction off the reactor's process, where it would hold the GIL: fetching, dedup, storage and matching
-go on while pages are extracted on the other cores.
+go on while pages are extracted on the other cores. trafilatura is imported by `extract` itself: the workers
+have it (their forkserver preloads it), the crawler's process never loads it (38 MiB).
 """
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-import trafilatura
 from lxml.html import HtmlElement
 from pebble.common import ProcessExpired
-from trafilatura.settings import Document
 
 from crawler.language import article_language
 from crawler.published import page_published
 from crawler.workers import run_bounded
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 log = logging.getLogger("veille.crawl")
 
@@ -67,6 +69,8 @@ def extract(html: str | bytes, url: str, find_date: bool = True, metadata: bool 
     `metadata`: read the page's title and author (trafilatura's metadata pass); False when the feed gave
     them, and the pass then runs only for a date the page does not declare.
     """
+    import trafilatura
+
     tree = trafilatura.load_html(html)  # the page as trafilatura reads it, for what it does not read itself
     if tree is None:
         return None
@@ -85,8 +89,11 @@ def extract(html: str | bytes, url: str, find_date: bool = True, metadata: bool 
                      language=article_language(tree, text), canonical=page_canonical(tree, url))
 
 
-def _document(html: str | bytes, url: str, **options: Any) -> Document:
+def _document(html: str | bytes, url: str, **options: Any) -> "Document":
     """trafilatura's document for the page in veille's settings (an empty one when it finds no text)."""
+    import trafilatura
+    from trafilatura.settings import Document
+
     doc = trafilatura.bare_extraction(html, url=url, include_comments=False, include_tables=True, **options)
     return doc if isinstance(doc, Document) else Document()
 

@@ -12,9 +12,12 @@ every worker it forks has it.
 import functools
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from lxml.html import HtmlElement
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 # below this many characters of main text, or this probability, the detector is not trusted
 MIN_CHARS = 200
@@ -30,10 +33,12 @@ _TAG = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]+)*", re.IGNORECASE)
 
 
 @functools.cache
-def identifier() -> LanguageIdentifier | None:
+def identifier() -> "LanguageIdentifier | None":
     """py3langid's identifier, with probabilities (loaded once per process); None, said once, when it cannot be
     loaded (py3langid unpacks its model into a temporary file: a full disk), and the text's language is then
     not detected: the crawl goes on."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # in the workers only (their forkserver's)
+
     try:
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     except OSError as exc:

@@ -34,7 +34,7 @@ SHARE = max(1, WORKERS // 2)  # the workers one source may hold (running or next
 # a worker is replaced after this many tasks, so that whatever a library keeps between calls stays small
 _TASKS_PER_WORKER = 500
 # imported once by the forkserver, so that a new worker starts with them loaded
-_PRELOAD = ["crawler.forkserver", "crawler.extract", "crawler.feeds", "crawler.sitemaps"]
+_PRELOAD = ["crawler.forkserver", "crawler.extract", "trafilatura", "crawler.feeds", "crawler.sitemaps"]
 
 _pool: ProcessPool | None = None
 _pool_lock = threading.Lock()

@@ -59,7 +59,9 @@ def test_a_model_that_cannot_be_unpacked_leaves_languages_undetected_and_the_cra
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(27, "File too large")
 
-    monkeypatch.setattr(language.LanguageIdentifier, "from_model_file", disk_full)
+    from py3langid.langid import LanguageIdentifier
+
+    monkeypatch.setattr(LanguageIdentifier, "from_model_file", disk_full)
     language.identifier.cache_clear()
     try:
         assert detected_language(" ".join(ENGLISH.body)) is None

@@ -49,3 +49,11 @@ def test_numpy_is_importable_once_storage_is_loaded() -> None:
     code = "import storage, numpy, storage.stories; print(storage.stories.signature('un deux trois quatre ' * 9).dtype)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "uint32", result.stderr
+
+
+def test_the_crawlers_process_leaves_trafilatura_and_the_language_model_to_the_workers() -> None:
+    # extraction and language detection run in the pool's workers: their libraries (38 MiB and more) stay there
+    code = ("import sys, veille.service, crawler.spiders, crawler.extract, crawler.language;"
+            " print(sorted(m for m in ('trafilatura', 'py3langid', 'htmldate', 'courlan') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
