@@ -24,3 +24,12 @@ def cpu_of_tree(root: int, seen: dict[int, float]) -> None:
             ancestor = parents[ancestor]
         if ancestor == root:
             seen[pid] = max(seen.get(pid, 0.0), seconds)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The peak resident memory of one process so far (VmHWM, KiB), 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)

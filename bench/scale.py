@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bench.cpu import cpu_of_tree
+from bench.cpu import cpu_of_tree, peak_rss_kib
 
 WORDS = [
     "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
@@ -103,22 +103,25 @@ def serve(root: str, sites: int, answer: Connection) -> None:
     reactor.run()
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, str]:
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, int, str]:
     """Run a command; its wall time, CPU time of it and every descendant, CPU time of the process alone (s),
-    peak RSS of it and its children (KiB), and its output.
+    peak RSS of it and its children and of the process alone (KiB), and its output.
 
     CPU is sampled from /proc every 100 ms (the last 100 ms of a process may be missed): wait4 alone would not
     count the extraction workers, which are the forkserver's children, never waited for by the command.
     """
     started = time.monotonic()
     seen: dict[int, float] = {}
+    own_peak = 0
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
         done = threading.Event()
 
         def sample() -> None:
+            nonlocal own_peak
             while not done.wait(0.1):
                 cpu_of_tree(proc.pid, seen)
+                own_peak = max(own_peak, peak_rss_kib(proc.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -132,7 +135,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     if proc.returncode:
         raise SystemExit(f"{command[:3]} failed with exit {proc.returncode}")
     own = max(seen.pop(proc.pid, 0.0), usage.ru_utime + usage.ru_stime - sum(seen.values()))
-    return elapsed, own + sum(seen.values()), own, usage.ru_maxrss, output
+    return elapsed, own + sum(seen.values()), own, usage.ru_maxrss, own_peak, output
 
 
 def raw_crawl(feeds_file: str, concurrency: int) -> None:
@@ -210,10 +213,11 @@ def main() -> None:
         veille = str(Path(sys.executable).parent / "veille")
         pages = args.sources * args.articles
 
-        raw_s, raw_cpu, _, raw_kib, raw_out = measure(
+        raw_s, raw_cpu, _, raw_kib, _, raw_out = measure(
             [sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt"), "--sites", str(args.sites)])
         raw = json.loads(raw_out.strip().splitlines()[-1])
-        ours_s, ours_cpu, ours_main, ours_kib, _ = measure([veille, "crawl", "--config", str(config)], env)
+        ours_s, ours_cpu, ours_main, ours_kib, ours_own_kib, _ = measure(
+            [veille, "crawl", "--config", str(config)], env)
         total, full, healthy = stored(tmp / "scale.db")
         server.terminate()
 
@@ -228,6 +232,8 @@ def main() -> None:
           f"| {total:,} articles stored ({full:,} full text), {healthy:,}/{args.sources:,} sources ok |")
     print(f"\nratio veille / raw: wall time ×{ours_s / raw_s:.1f}, CPU time ×{ours_cpu / raw_cpu:.1f}, "
           f"peak RSS ×{ours_kib / raw_kib:.1f}")
+    print(f"peak RSS of veille's own process: {ours_own_kib / 1024:.0f} MiB (×{ours_own_kib / raw_kib:.1f}); the "
+          "rest is an extraction worker's or their forkserver's (trafilatura and the language model)")
     print(f"veille under test: {os.environ.get('PYTHONPATH') or 'the installed tree'}")
     print(f"per source: {ours_s / args.sources * 1000:.0f} ms wall, {ours_cpu / args.sources * 1000:.0f} ms CPU, "
           f"{(ours_kib - raw_kib) / args.sources:.0f} KiB RSS beyond the raw crawler's")

@@ -77,12 +77,14 @@ def shingles(tokens: list[str]) -> set[str]:
     return {" ".join(tokens[i:i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
 
 
-def signature_of(paragraphs: list[list[str]]) -> np.ndarray | None:
-    """The MinHash signature of these paragraphs' word shingles, or None for a text too short to compare."""
-    tokens = [w for ws in paragraphs for w in ws]
-    if len(tokens) < MIN_WORDS:
+def signature_of(paragraphs: list[list[str]], shingled: Collection[str] | None = None) -> np.ndarray | None:
+    """The MinHash signature of these paragraphs' word shingles (`shingled`, when the caller has them), or None
+    for a text too short to compare."""
+    if sum(len(ws) for ws in paragraphs) < MIN_WORDS:
         return None
-    return minhash.signature([s.encode() for s in shingles(tokens)])
+    if shingled is None:
+        shingled = shingles([w for ws in paragraphs for w in ws])
+    return minhash.signature([s.encode() for s in shingled])
 
 
 def signature(text: str, title: str = "", ignored: Collection[int] = ()) -> np.ndarray | None:
@@ -182,11 +184,12 @@ def assign(db: sqlite_utils.Database, article_id: int, text: str, title: str = "
     keys = {boilerplate.key(ws) for ws in paragraphs}
     ignored = boilerplate.learnt(db, keys)
     compared = body(paragraphs, title, ignored)
-    sig = signature_of(compared)
+    article = told(title, compared)
+    sig = signature_of(compared, article.text)  # the shingles cut once, for both
     story_id = article_id
     if sig is not None:
         bands = band_keys(sig, scheme)
-        best = _best_candidate(db, sig, bands, scheme.threshold, article_id, told(title, compared))
+        best = _best_candidate(db, sig, bands, scheme.threshold, article_id, article)
         if best is not None:
             story_id = best
         db.execute("INSERT OR REPLACE INTO story_signatures VALUES (?, ?)", [article_id, sig.tobytes()])

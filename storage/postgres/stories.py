@@ -68,12 +68,13 @@ def assign(conn: psycopg.Connection, article_id: int, text: str, title: str = ""
     keys = {key(ws) for ws in paragraphs}
     ignored = boilerplate.learnt(conn, keys)
     compared = body(paragraphs, title, ignored)
-    sig = signature_of(compared)
+    article = told(title, compared)
+    sig = signature_of(compared, article.text)  # the shingles cut once, for both
     story_id = article_id
     if sig is not None:
         bands = band_keys(sig, scheme)
         _lock(conn, bands)
-        best = _best_candidate(conn, sig, bands, scheme.threshold, article_id, told(title, compared))
+        best = _best_candidate(conn, sig, bands, scheme.threshold, article_id, article)
         story_id = article_id if best is None else best
         conn.execute("INSERT INTO story_signatures VALUES (%s, %s) ON CONFLICT (article_id)"
                      " DO UPDATE SET signature = excluded.signature", [article_id, sig.tobytes()])
