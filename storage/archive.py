@@ -5,8 +5,10 @@
     held = await archive.read(articles.known, source, urls)    # on a reader of a small pool
     hits = archive.read_now(search, "cloud souverain")         # the same, waited for (the CLI has no loop)
 
-One thread owns the write connection and runs the writes one after another, each committed when it returns;
-reads run on a few read-only connections, which WAL lets read while a write is under way. A write waiting on
+One thread owns the write connection and runs the writes one after another, in order; the writes queued while
+one runs are committed together when it is done (group commit: one transaction, one commit and one new piece
+of the full-text index for up to GROUP writes, where each made its own), and none is reported done before its
+commit. Reads run on a few read-only connections, which WAL lets read while a write is under way. A write waiting on
 another process's lock (up to `storage.timeout`) thus holds up the writes queued behind it, never the event
 loop: the bot answers and fetches proceed meanwhile. SQLite's own errors come out as storage's (storage.errors).
 
@@ -18,11 +20,13 @@ never see it. An in-memory archive (tests) has no second connection: its reads r
 """
 
 import asyncio
+import functools
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -32,12 +36,118 @@ from storage.errors import StorageError, translated
 P = ParamSpec("P")
 T = TypeVar("T")
 READERS = 3  # reads at once: the bot's, a crawl's lookups, a status page; more only wait on two cores
+GROUP = 32  # writes committed together at most
+
+
+class _Writer:
+    """The writer thread: tasks in order; writes queued together run in one transaction, committed once.
+
+    A group is all or nothing: if one of its writes raises (or the commit does), the group is rolled back and
+    its writes run again one by one, each in its own transaction, so that each gets the result or the error
+    it would have had alone. A write cancelled before it runs is not run.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], Future[Any], bool] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="archive-write", daemon=True)
+        self._thread.start()
+        self.db: sqlite_utils.Database | None = None
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Future[T]":
+        """fn(*args, **kwargs) on the writer thread, alone."""
+        future: Future[T] = Future()
+        self._tasks.put((lambda: fn(*args, **kwargs), future, False))
+        return future
+
+    def submit_write(self, call: Callable[[sqlite_utils.Database], T]) -> "Future[T]":
+        """call(db) in a write transaction, with the writes queued beside it."""
+        future: Future[T] = Future()
+        self._tasks.put((call, future, True))
+        return future
+
+    def shutdown(self) -> None:
+        """Run what is queued, then stop the thread."""
+        self._tasks.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        carried = None
+        while True:
+            task = carried if carried is not None else self._tasks.get()
+            carried = None
+            if task is None:
+                return
+            fn, future, is_write = task
+            if not is_write:
+                _settle(future, fn)
+                continue
+            group = [(fn, future)]
+            while len(group) < GROUP:
+                try:
+                    carried = self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+                if carried is None or not carried[2]:
+                    break
+                group.append((carried[0], carried[1]))
+                carried = None
+            self._write(group)
+
+    def _write(self, group: list[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]]]) -> None:
+        group = [(call, future) for call, future in group if future.set_running_or_notify_cancel()]
+        if len(group) > 1 and self._together(group):
+            return
+        for call, future in group:
+            _settle(future, functools.partial(_written, self.db, call))
+
+    def _together(self, group: list[tuple[Callable[[sqlite_utils.Database], Any], Future[Any]]]) -> bool:
+        """Run the group in one transaction; whether it was committed (its futures then settled)."""
+        db = self.db
+        assert db is not None
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            results = [call(db) for call, _ in group]
+            db.conn.commit()
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            return False
+        for (_, future), result in zip(group, results, strict=True):
+            future.set_result(result)
+        return True
+
+
+def _settle(future: "Future[T]", fn: Callable[[], T]) -> None:
+    """Run fn for this future (a write's future is already marked running), and give it the outcome."""
+    if not future.running() and not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = fn()
+    except BaseException as exc:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+def _written(db: sqlite_utils.Database | None, call: Callable[[sqlite_utils.Database], T]) -> T:
+    """call(db) alone, committed when it returns, rolled back if it raises; SQLite's errors as storage's."""
+    assert db is not None
+    try:
+        with translated():
+            result = call(db)
+            if db.conn.in_transaction:
+                db.conn.commit()
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    return result
 
 
 class Archive:
     """An open archive: `write` and `read` run one of storage's functions on its connections, off the loop."""
 
-    def __init__(self, path: Path, db: sqlite_utils.Database | None, writer: ThreadPoolExecutor | None,
+    def __init__(self, path: Path, db: sqlite_utils.Database | None, writer: _Writer | None,
                  timeout: float, readers: int) -> None:
         self.path = path
         self._db = db  # the writer's connection, used on the writer thread only
@@ -63,9 +173,9 @@ class Archive:
             if not path.exists():
                 raise StorageError(f"no archive at {path}: run `veille crawl` first")
             return cls(path, None, None, timeout, readers)
-        writer = ThreadPoolExecutor(1, thread_name_prefix="archive-write")
+        writer = _Writer()
         try:
-            db = writer.submit(open_archive, path, timeout=timeout).result()
+            db = writer.db = writer.submit(open_archive, path, timeout=timeout).result()
         except BaseException:
             writer.shutdown()
             raise
@@ -115,7 +225,7 @@ class Archive:
             raise StorageError(f"{self.path} is closed")
         if self._writer is None or self._db is None:
             raise StorageError(f"{self.path} is open read-only: nothing can be written to it")
-        return self._writer.submit(self._written, call)
+        return self._writer.submit_write(call)
 
     def _submit_read(self, call: Callable[[sqlite_utils.Database], T]) -> "Future[T]":
         if self._closed:
@@ -123,20 +233,6 @@ class Archive:
         if self._reading is None:  # in memory: the writer's connection is the only one
             return self._submit_write(call)
         return self._reading.submit(self._read, call)
-
-    def _written(self, call: Callable[[sqlite_utils.Database], T]) -> T:
-        db = self._db
-        assert db is not None
-        try:
-            with translated():
-                result = call(db)
-                if db.conn.in_transaction:
-                    db.conn.commit()
-        except BaseException:
-            if db.conn.in_transaction:
-                db.conn.rollback()
-            raise
-        return result
 
     def _read(self, call: Callable[[sqlite_utils.Database], T]) -> T:
         db = getattr(self._local, "db", None)
@@ -156,7 +252,7 @@ class Archive:
         if self._writer is not None and self._db is not None:
             db = self._db
             self._writer.submit(db.close).result()
-            self._writer.shutdown(wait=True)
+            self._writer.shutdown()
         self._db = None
         self._writer = None
         self._reading = None

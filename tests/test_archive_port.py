@@ -47,6 +47,48 @@ def test_writes_run_on_one_thread_and_reads_elsewhere(tmp_path: Path) -> None:
     assert reader.startswith("archive-read")
 
 
+def _held_then_queued(archive: Archive, writes: list, commits: list[str]) -> list:
+    """Hold the writer on a first write, queue `writes` behind it, let it go; the futures of the writes."""
+    archive.write_now(lambda db: db.conn.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None))
+    archive.write_now(lambda db: db.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER UNIQUE)"))
+    go = threading.Event()
+    blocker = archive._submit_write(lambda db: go.wait(10))
+    futures = [archive._submit_write(write) for write in writes]
+    commits.clear()
+    go.set()
+    blocker.result()
+    return futures
+
+
+def test_writes_queued_together_are_committed_together(tmp_path: Path) -> None:
+    commits: list[str] = []
+    with Archive.open(tmp_path / "veille.db") as archive:
+        futures = _held_then_queued(archive, [
+            lambda db, n=n: db.execute("INSERT INTO t VALUES (?)", [n]).lastrowid for n in range(10)], commits)
+        assert [f.result() for f in futures] == list(range(1, 11))
+        assert archive.read_now(lambda db: db.execute("SELECT count(*) FROM t").fetchone()[0]) == 10
+    assert len(commits) <= 2, "the held write's commit, and one for the ten queued behind it"
+
+
+def test_a_failing_write_among_queued_ones_fails_alone(tmp_path: Path) -> None:
+    commits: list[str] = []
+
+    def broken(db: object) -> None:
+        raise ValueError("a write that fails")
+
+    with Archive.open(tmp_path / "veille.db") as archive:
+        writes = [lambda db, n=n: db.execute("INSERT INTO t VALUES (?)", [n]).lastrowid for n in range(3)]
+        futures = _held_then_queued(archive, [*writes[:2], broken,
+                                              lambda db: db.execute("INSERT INTO t VALUES (0)"), writes[2]], commits)
+        assert futures[0].result() and futures[1].result() and futures[4].result()
+        with pytest.raises(ValueError, match="a write that fails"):
+            futures[2].result()
+        with pytest.raises(StorageError):  # UNIQUE: the first write's 0, committed before it
+            futures[3].result()
+        assert archive.read_now(lambda db: [r[0] for r in db.execute("SELECT n FROM t ORDER BY n")]) == [0, 1, 2]
+
+
 def test_a_lock_held_past_the_timeout_is_storage_s_busy_error(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "veille.db", timeout=0.2) as archive:
         analyst = Analyst(tmp_path / "veille.db")
