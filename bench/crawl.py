@@ -5,10 +5,10 @@
 
 The local site (bench/site.py) is served on loopback, a host per feed (127.0.0.2...). In the same run:
 
-1. the bare spider: one plain Scrapy crawler per feed, as veille runs them (all in one process and one
-   reactor), with the same politeness settings as veille's `crawl:` defaults (`crawler.settings`:
-   2 requests at a time per domain, 0.5 s delay, AutoThrottle, robots.txt), fetching each feed and then its
-   article pages, and doing nothing with them;
+1. the bare spider: one plain Scrapy crawler per feed (all in one process and one reactor), with the same
+   politeness settings as veille's `crawl:` defaults (`crawler.settings`: 2 requests at a time per domain,
+   0.5 s delay, AutoThrottle, robots.txt), fetching each feed and then its article pages, and doing nothing
+   with them;
 2. `veille crawl` (the real command) with a config of the same feeds and four topics, on a fresh archive:
    fetch, extract, dedup, store, match and queue alerts (console delivery);
 3. `veille crawl` again with nothing changed: feeds answer 304, nothing else should be fetched.
@@ -188,9 +188,10 @@ def main() -> None:
         stored, full, alerts = archive_counts(folder / "veille.db")
         second = measured([VEILLE, "crawl", "--config", str(config)], counters)
         stored_after, _, _ = archive_counts(folder / "veille.db")
-    print("Both sides: one Scrapy crawler per feed in one process, veille's `crawl:` defaults (2 requests at a "
-          "time per domain, 0.5 s delay with AutoThrottle, robots.txt obeyed); wall time from process start "
-          "to exit; CPU = user + system seconds of the process and its children (extraction workers).\n")
+    print("The bare spider: a plain Scrapy crawler per feed in one process; veille: its one crawler for every "
+          "source. Both with veille's `crawl:` defaults (2 requests at a time per domain, 0.5 s delay with "
+          "AutoThrottle, robots.txt obeyed); wall time from process start to exit; CPU = user + system seconds "
+          "of the process and its children (extraction workers).\n")
     print("| run | wall | pages/s | CPU | requests | received |")
     print("|---|---|---|---|---|---|")
     for label, run in (("bare Scrapy spider", bare), ("`veille crawl`, fresh archive", first),

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bench.cpu import cpu_of_tree, peak_rss_kib
+from bench.cpu import cpu_of_tree, peak_rss_kib, thread_cpu
 
 WORDS = [
     "État", "hébergement", "données", "sensibles", "offre", "qualifiée", "ministère", "contrat", "infrastructure",
@@ -103,25 +103,27 @@ def serve(root: str, sites: int, answer: Connection) -> None:
     reactor.run()
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, int, str]:
-    """Run a command; its wall time, CPU time of it and every descendant, CPU time of the process alone (s),
-    peak RSS of it and its children and of the process alone (KiB), and its output.
+def measure(command: list[str], env: dict[str, str] | None = None
+            ) -> tuple[float, float, float, float, int, int, str]:
+    """Run a command; its wall time, CPU time of it and every descendant, of the process alone and of its main
+    thread (s), peak RSS of it and its children and of the process alone (KiB), and its output.
 
     CPU is sampled from /proc every 100 ms (the last 100 ms of a process may be missed): wait4 alone would not
     count the extraction workers, which are the forkserver's children, never waited for by the command.
     """
     started = time.monotonic()
     seen: dict[int, float] = {}
-    own_peak = 0
+    own_peak, main_thread = 0, 0.0
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL)
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal own_peak
+            nonlocal own_peak, main_thread
             while not done.wait(0.1):
                 cpu_of_tree(proc.pid, seen)
                 own_peak = max(own_peak, peak_rss_kib(proc.pid))
+                main_thread = max(main_thread, thread_cpu(proc.pid, proc.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -135,7 +137,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     if proc.returncode:
         raise SystemExit(f"{command[:3]} failed with exit {proc.returncode}")
     own = max(seen.pop(proc.pid, 0.0), usage.ru_utime + usage.ru_stime - sum(seen.values()))
-    return elapsed, own + sum(seen.values()), own, usage.ru_maxrss, own_peak, output
+    return elapsed, own + sum(seen.values()), own, main_thread, usage.ru_maxrss, own_peak, output
 
 
 def raw_crawl(feeds_file: str, concurrency: int) -> None:
@@ -213,10 +215,10 @@ def main() -> None:
         veille = str(Path(sys.executable).parent / "veille")
         pages = args.sources * args.articles
 
-        raw_s, raw_cpu, _, raw_kib, _, raw_out = measure(
+        raw_s, raw_cpu, _, _, raw_kib, _, raw_out = measure(
             [sys.executable, "-m", "bench.scale", "--raw", str(tmp / "feeds.txt"), "--sites", str(args.sites)])
         raw = json.loads(raw_out.strip().splitlines()[-1])
-        ours_s, ours_cpu, ours_main, ours_kib, ours_own_kib, _ = measure(
+        ours_s, ours_cpu, ours_main, ours_thread, ours_kib, ours_own_kib, _ = measure(
             [veille, "crawl", "--config", str(config)], env)
         total, full, healthy = stored(tmp / "scale.db")
         server.terminate()
@@ -240,6 +242,9 @@ def main() -> None:
     print(f"CPU per article: veille {ours_cpu / pages * 1000:.1f} ms ({ours_main / pages * 1000:.1f} ms in its own "
           f"process, {(ours_cpu - ours_main) / pages * 1000:.1f} ms in its extraction workers), raw Scrapy "
           f"{raw_cpu / pages * 1000:.1f} ms")
+    print(f"veille's own process per article: its main thread (Scrapy, middlewares, spider callbacks) "
+          f"{ours_thread / pages * 1000:.1f} ms, its other threads (the archive's writer and readers, the pool's) "
+          f"{(ours_main - ours_thread) / pages * 1000:.1f} ms")
 
 
 if __name__ == "__main__":
