@@ -52,6 +52,7 @@ log = logging.getLogger("veille")
 DELIVERY_EVERY = timedelta(seconds=5)
 WATCH_EVERY = timedelta(seconds=2)
 LEAD_EVERY = timedelta(seconds=2)  # how often a bot candidate that does not lead tries again
+BOT_RETRY = timedelta(seconds=10)  # how often a leader whose bot could not reach Telegram starts it again
 Role = Literal["crawl", "deliver", "bot", "all"]
 ROLES: tuple[Role, ...] = ("crawl", "deliver", "bot", "all")
 
@@ -221,6 +222,7 @@ class Service:
         self.leases = Leases(config.crawl.queue) if config.crawl.queue and self.crawls else None
         self.leadership = leader.candidate(config.storage.path, config.storage.url) if self.candidate else None
         self.leading: bool | None = None  # not asked yet
+        self.bot_retry_at = 0.0  # when a leader without a bot may try to start it again (monotonic)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_listener(self._overrun, EVENT_JOB_MAX_INSTANCES)
         self.stopping = asyncio.Event()
@@ -290,12 +292,10 @@ class Service:
         async def work() -> None:
             async with self.delivering:  # one dispatcher at a time, or a row could be sent twice
                 self.due = False
-                if self.sender is None:  # Telegram was unreachable: try again, quietly
+                if self.sender is None:  # Telegram was unreachable: try again, quietly (the bot: `_lead`)
                     self.sender = await connect(self.config, quiet=True)
                     if self.sender is not None:
                         log.info("Telegram reachable again: delivering queued alerts")
-                        if self.bot is None and self.leading:
-                            self.bot = await start_bot(self.bot_state)
                 if self.stopping.is_set():
                     return
                 report = await match_and_deliver(self.config, self.archive, self.sender, trouble=self.trouble,
@@ -345,16 +345,23 @@ class Service:
         except StorageError as exc:
             log.warning("bot: cannot ask for the leadership: %s", exc)
             leading = False
-        if leading == self.leading or self.stopping.is_set():
+        if self.stopping.is_set():
             return
-        self.leading = leading
-        if leading:
+        if leading != self.leading:
+            self.leading = leading
+            if not leading:
+                log.info("bot: waiting for the leader")
+                await stop_bot(self.bot)
+                self.bot = None
+                return
             log.info("bot: leading")
-            self.bot = await start_bot(self.bot_state)
-        else:
-            log.info("bot: waiting for the leader")
-            await stop_bot(self.bot)
-            self.bot = None
+        elif not leading or self.bot is not None or time.monotonic() < self.bot_retry_at:
+            return
+        # leading without a bot: just elected, or Telegram could not be reached when it was (tried again
+        # every BOT_RETRY, whatever this process's role: a bot-only process has no delivery to retry it)
+        self.bot = await start_bot(self.bot_state)
+        if self.bot is None:
+            self.bot_retry_at = time.monotonic() + BOT_RETRY.total_seconds()
 
     def _overrun(self, event: JobEvent) -> None:
         # the delivery job runs every few seconds and when articles come: one running is all it needs
